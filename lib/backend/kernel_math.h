@@ -1,0 +1,28 @@
+// Scalar formulas shared by every backend's kernels (host and device), so that all backends agree on
+// the definition of each function.
+#pragma once
+#include <cmath>
+
+#include "lib/core/rng.h"
+
+namespace dive::kmath {
+
+template <class T> DIVE_HD T gelu(T x) { return T(0.5) * x * (T(1) + erf(x * T(0.70710678118654752440))); }
+template <class T> DIVE_HD T gelu_grad(T x) {
+  T cdf = T(0.5) * (T(1) + erf(x * T(0.70710678118654752440)));
+  T pdf = exp(T(-0.5) * x * x) * T(0.39894228040143267794);
+  return cdf + x * pdf;
+}
+template <class T> DIVE_HD T sigmoid(T x) { return T(1) / (T(1) + exp(-x)); }
+template <class T> DIVE_HD T sign(T x) { return T((x > T(0)) - (x < T(0))); }
+template <class T> DIVE_HD T clampv(T x, T lo, T hi) { return x < lo ? lo : (x > hi ? hi : x); }
+// maximum/minimum propagate NaN (as PyTorch)
+template <class T> DIVE_HD T maxv(T a, T b) { return (a != a) ? a : ((b != b) ? b : (a > b ? a : b)); }
+template <class T> DIVE_HD T minv(T a, T b) { return (a != a) ? a : ((b != b) ? b : (a < b ? a : b)); }
+
+// Dropout keep decision and the value of the mask for element `index`.
+DIVE_HD bool dropout_keep(uint64_t seed, uint64_t index, double p) {
+  return double(philox_uniform(seed, index)) >= p;
+}
+
+}  // namespace dive::kmath

@@ -1,0 +1,66 @@
+// Op ids from the op table, the kernel calling convention, and the per-backend kernel tables.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lib/core/tensor.h"
+
+namespace dive {
+
+enum class OpId : uint16_t {
+#define DIVE_OP(name, kind) name,
+#include "lib/ops/op_list.def"
+#undef DIVE_OP
+};
+enum class OpKind : uint8_t { Fwd, Bwd, Plain };
+
+inline constexpr int kNumOps = 0
+#define DIVE_OP(name, kind) +1
+#include "lib/ops/op_list.def"
+#undef DIVE_OP
+    ;
+
+const char* op_name(OpId op);
+OpKind op_kind(OpId op);
+
+struct Attrs {
+  std::vector<int64_t> i;
+  std::vector<double> f;
+};
+
+struct KernelArgs {
+  std::vector<Tensor> in;
+  std::vector<Tensor> out;
+  Attrs attrs;
+};
+
+using Kernel = void (*)(KernelArgs&);
+
+struct KernelTable {
+  std::string name;  // "ref", "cpu (oneDNN)", "cuda"
+  std::array<Kernel, kNumOps> kernels{};
+};
+
+// The table for a device kind: ref always; cpu falls back to ref when built without oneDNN.
+const KernelTable& kernel_table(DeviceKind kind);
+// Whether a backend of its own is compiled in (and, for CUDA, a device is present).
+bool backend_available(DeviceKind kind);
+// Runs the kernel for `op` on the device of args.out[0] (or args.in[0] when there are no outputs).
+void dispatch(OpId op, KernelArgs& args);
+
+// Counts, per op, how often it was dispatched (read by the op-coverage test).
+const std::array<uint64_t, kNumOps>& dispatch_counts();
+
+// Backend registration hooks (called once, lazily, from kernel_table()).
+void register_ref_kernels(KernelTable& t);
+#if DIVE_HAVE_ONEDNN
+void register_cpu_kernels(KernelTable& t);
+#endif
+#if DIVE_HAVE_CUDA
+void register_cuda_kernels(KernelTable& t);
+bool cuda_backend_init();  // false when no device is present
+#endif
+
+}  // namespace dive
