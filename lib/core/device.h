@@ -3,6 +3,7 @@
 // `cpu` the oneDNN/OpenMP kernels. `cuda:N` is GPU N.
 #pragma once
 #include <cstdint>
+#include <ostream>
 #include <string>
 
 namespace dive {
@@ -21,6 +22,8 @@ struct Device {
   // "ref", "cpu", "cuda", "cuda:1". Throws dive::Error naming the text on anything else.
   static Device parse(const std::string& text);
 };
+
+inline std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
 
 inline constexpr Device kRef{DeviceKind::ref, 0};
 inline constexpr Device kCPU{DeviceKind::cpu, 0};

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <ostream>
 #include <string>
 
 #include "lib/core/error.h"
@@ -33,6 +34,8 @@ inline const char* dtype_name(DType t) {
   }
   return "?";
 }
+
+inline std::ostream& operator<<(std::ostream& os, DType t) { return os << dtype_name(t); }
 
 inline bool is_floating(DType t) { return t == DType::f32 || t == DType::f64; }
 inline bool is_index(DType t) { return t == DType::i64 || t == DType::i32; }

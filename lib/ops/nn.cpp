@@ -127,8 +127,9 @@ Tensor dropout(const Tensor& x, double p, bool training, int64_t seed) {
   if (!training || p == 0.0) return x;
   if (p == 1.0) return mul(x, scalar_like(x, 0.0));
   Generator& gen = default_generator();
+  // An explicit seed names the whole stream (offset 0): the same call gives the same mask.
   uint64_t s = seed >= 0 ? uint64_t(seed) : gen.seed();
-  uint64_t offset = gen.reserve(uint64_t(x.numel()));
+  uint64_t offset = seed >= 0 ? 0 : gen.reserve(uint64_t(x.numel()));
   auto outs = run(OpId::dropout, {x.detach()}, {{x.shape(), x.dtype()}, {x.shape(), x.dtype()}},
                   Attrs{{int64_t(s), int64_t(offset)}, {p}});
   Tensor out = outs[0];

@@ -69,7 +69,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
 // place (unbiased variance, `momentum`); in eval mode uses the running statistics.
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
-// Inverted dropout with a mask from the counter RNG (default generator when seed < 0).
+// Inverted dropout with a mask from the counter RNG: the default generator's next counters when
+// seed < 0, else the stream (seed, offset 0), so an explicit seed reproduces the mask.
 Tensor dropout(const Tensor& x, double p, bool training, int64_t seed = -1);
 Tensor embedding(const Tensor& weight, const Tensor& indices);  // weight [V, D], indices any shape
 Tensor l2_normalize(const Tensor& x, int64_t axis = -1, double eps = 1e-12);  // x / max(||x||, eps)

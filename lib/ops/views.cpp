@@ -20,7 +20,7 @@ std::optional<Shape> view_strides(const Tensor& t, const Shape& shape) {
   const Shape& old = t.shape();
   const Shape& os = t.strides();
   Shape ns(shape.size());
-  if (t.numel() == 0) return contiguous_strides(shape);
+  if (t.numel() == 0 || old.empty()) return contiguous_strides(shape);
   int64_t view_d = int64_t(shape.size()) - 1;
   int64_t chunk_base_stride = os.empty() ? 1 : os.back();
   int64_t tensor_numel = 1, view_numel = 1;

@@ -1,0 +1,40 @@
+# Thin wrapper around meson. Every target first installs missing Debian packages (tools/install-deps.sh).
+BUILD ?= build
+EMBEDDED_BUILD ?= build-embedded
+JOBS ?= $(shell nproc)
+export PATH := /usr/local/cuda/bin:$(PATH)
+
+.PHONY: all deps build test test-embedded bench check-long clean
+
+all: build
+
+deps:
+	@bash tools/install-deps.sh
+
+# Configure once; meson reconfigures by itself when meson.build files change.
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=release
+
+$(EMBEDDED_BUILD)/build.ninja:
+	meson setup $(EMBEDDED_BUILD) --buildtype=release -Donednn=disabled -Dcuda=disabled
+
+build: deps
+	@$(MAKE) --no-print-directory $(BUILD)/build.ninja
+	ninja -C $(BUILD) -j $(JOBS)
+
+test: build
+	@bash tools/run-tests.sh $(BUILD)
+
+# The embedded configuration: neither oneDNN nor CUDA, everything on the reference backend.
+test-embedded: deps
+	@$(MAKE) --no-print-directory $(EMBEDDED_BUILD)/build.ninja
+	ninja -C $(EMBEDDED_BUILD) -j $(JOBS)
+	@bash tools/run-tests.sh $(EMBEDDED_BUILD)
+
+bench: build
+	@bash bench/run.sh $(BUILD)
+
+check-long: test test-embedded
+
+clean:
+	rm -rf $(BUILD) $(EMBEDDED_BUILD)

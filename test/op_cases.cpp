@@ -1,0 +1,170 @@
+// THE op test table: every op of lib/ops/op_list.def appears in at least one case (checked by
+// test_ops.cpp). Add a line here when you add an op.
+#include <limits>
+
+#include "test/op_harness.h"
+
+namespace dive::test {
+
+namespace {
+
+using V = std::vector<Tensor>;
+const Fill N = Fill::normal, P = Fill::positive, A = Fill::away_from_zero;
+const Layout T = Layout::transposed, S = Layout::strided;
+
+In nograd(In in) {
+  in.grad = false;
+  return in;
+}
+In idx(Shape s, int64_t hi) { return In{std::move(s), Fill::index, Layout::contiguous, false, 0, double(hi)}; }
+In mask(Shape s) { return In{std::move(s), Fill::mask, Layout::contiguous, false}; }
+
+std::vector<OpCase> build() {
+  std::vector<OpCase> c;
+  auto push = [&](OpCase k) { c.push_back(std::move(k)); };
+  using O = OpId;
+
+  // ---- copies and views ----
+  push({"copy_transposed", {O::copy}, {{{3, 4}, N, T}}, [](const V& x) { return x[0].contiguous(); }});
+  push({"copy_cast_f64", {O::copy}, {{{2, 5}, N, S}}, [](const V& x) { return x[0].to(DType::f64).to(x[0].dtype()); }});
+  push({"fill_full", {O::fill}, {nograd({{2}})},
+       [](const V& x) { return Tensor::full({2, 3}, 1.5, x[0].dtype(), x[0].device()); }, 0, 0, false});
+  push({"view_reshape_permute", {O::copy}, {{{2, 3, 4}}},
+       [](const V& x) { return x[0].permute({2, 0, 1}).reshape({4, 6}).t(); }});
+  push({"view_slice_select_expand", {O::sum}, {{{4, 5}, N, S}},
+       [](const V& x) { return x[0].slice(1, 1, 5, 2).select(0, 2).unsqueeze(0).expand({3, 2}); }});
+  push({"view_flatten_squeeze_split", {O::cat}, {{{2, 1, 6}}}, [](const V& x) {
+         auto parts = split(x[0].squeeze(1), 4, 1);  // [2, 4] and [2, 2]
+         return cat({parts[1], parts[0]}, 1);
+       }});
+
+  // ---- binary elementwise with broadcasting ----
+  push({"add_broadcast", {O::add}, {{{3, 4}}, {{4}}}, [](const V& x) { return add(x[0], x[1]); }});
+  push({"sub_transposed", {O::sub}, {{{4, 3}, N, T}, {{4, 1}}}, [](const V& x) { return sub(x[0], x[1]); }});
+  push({"mul_3d_broadcast", {O::mul}, {{{2, 1, 4}}, {{3, 1}, N, S}}, [](const V& x) { return mul(x[0], x[1]); }});
+  push({"div", {O::div}, {{{3, 4}}, {{3, 4}, P}}, [](const V& x) { return div(x[0], x[1]); }});
+  push({"maximum", {O::maximum}, {{{3, 4}}, {{4}}}, [](const V& x) { return maximum(x[0], x[1]); }});
+  push({"minimum", {O::minimum}, {{{3, 4}, N, T}, {{3, 4}}}, [](const V& x) { return minimum(x[0], x[1]); }});
+  push({"pow_scalar", {O::pow_scalar}, {{{3, 4}, P}}, [](const V& x) { return pow(x[0], 2.5); }});
+  push({"scale_shift", {O::scale_shift}, {{{3, 4}, N, S}}, [](const V& x) { return x[0] * 3.0 + 1.0; }});
+
+  // ---- comparisons and where ----
+  push({"eq", {O::eq}, {nograd({{3, 4}})}, [](const V& x) { return eq(x[0], x[0].slice(0, 0, 1)); }, 0, 0, false});
+  push({"ne", {O::ne}, {nograd({{3, 4}})}, [](const V& x) { return ne(x[0], x[0].slice(0, 1, 2)); }, 0, 0, false});
+  push({"lt", {O::lt}, {nograd({{3, 4}}), nograd({{4}})}, [](const V& x) { return lt(x[0], x[1]); }, 0, 0, false});
+  push({"le", {O::le}, {nograd({{3, 4}, N, T}), nograd({{3, 4}})}, [](const V& x) { return le(x[0], x[1]); }, 0, 0, false});
+  push({"gt", {O::gt}, {nograd({{3, 4}}), nograd({{3, 1}})}, [](const V& x) { return gt(x[0], x[1]); }, 0, 0, false});
+  push({"ge_index", {O::ge}, {idx({3, 4}, 5), idx({4}, 5)}, [](const V& x) { return ge(x[0], x[1]); }, 0, 0, false});
+  push({"where", {O::where}, {mask({3, 4}), {{3, 4}}, {{4}}}, [](const V& x) { return where(x[0], x[1], x[2]); }});
+
+  // ---- unary ----
+  push({"neg", {O::neg}, {{{3, 4}, N, T}}, [](const V& x) { return neg(x[0]); }});
+  push({"abs", {O::abs}, {{{3, 4}, A}}, [](const V& x) { return abs(x[0]); }});
+  push({"sign", {O::sign}, {nograd({{3, 4}, A})}, [](const V& x) { return sign(x[0]); }, 0, 0, false});
+  push({"exp", {O::exp}, {{{3, 4}, N, S}}, [](const V& x) { return exp(x[0]); }});
+  push({"log", {O::log}, {{{3, 4}, P}}, [](const V& x) { return log(x[0]); }});
+  push({"sqrt", {O::sqrt}, {{{3, 4}, P}}, [](const V& x) { return sqrt(x[0]); }});
+  push({"rsqrt", {O::rsqrt}, {{{3, 4}, P, T}}, [](const V& x) { return rsqrt(x[0]); }});
+  push({"tanh", {O::tanh}, {{{3, 4}}}, [](const V& x) { return tanh(x[0]); }});
+  push({"sigmoid", {O::sigmoid}, {{{3, 4}, N, T}}, [](const V& x) { return sigmoid(x[0]); }});
+  push({"relu", {O::relu, O::relu_backward}, {{{3, 4}, A}}, [](const V& x) { return relu(x[0]); }});
+  push({"gelu", {O::gelu, O::gelu_backward}, {{{3, 4}, N, S}}, [](const V& x) { return gelu(x[0]); }});
+  push({"clamp", {O::clamp}, {{{4, 5}, A}}, [](const V& x) { return clamp(x[0], -0.7, 1.1); }});
+  push({"clamp_min", {O::clamp}, {{{4, 5}, A}}, [](const V& x) { return clamp_min(x[0], 0.5); }});
+
+  // ---- reductions ----
+  push({"sum_axis_keepdim", {O::sum}, {{{3, 4, 5}, N, T}}, [](const V& x) { return sum(x[0], {1}, true); }});
+  push({"sum_all", {O::sum}, {{{3, 4}}}, [](const V& x) { return sum(x[0]); }});
+  push({"mean_two_axes", {O::mean}, {{{3, 4, 5}}}, [](const V& x) { return mean(x[0], {0, -1}); }});
+  push({"logsumexp", {O::logsumexp}, {{{3, 6}, N, S}}, [](const V& x) { return logsumexp(x[0], {-1}); }});
+  push({"logsumexp_axis0", {O::logsumexp}, {{{4, 3}}}, [](const V& x) { return logsumexp(x[0], {0}, true); }});
+  push({"norm", {O::norm}, {{{3, 5}, N, T}}, [](const V& x) { return norm(x[0], {1}); }});
+  push({"var_unbiased", {O::var}, {{{4, 5}}}, [](const V& x) { return var(x[0], {0}); }});
+  push({"var_biased_all", {O::var}, {{{3, 4}, N, S}}, [](const V& x) { return var(x[0], {}, 0); }});
+  push({"max_values", {O::max, O::scatter_add}, {{{3, 5}}}, [](const V& x) { return max(x[0], 1).first; }});
+  push({"max_indices", {O::max}, {nograd({{4, 3}, N, T})}, [](const V& x) { return max(x[0], 0, true).second; }, 0, 0,
+       false});
+  push({"min_values", {O::min}, {{{2, 3, 4}}}, [](const V& x) { return min(x[0], -1, true).first; }});
+  push({"min_indices", {O::min}, {nograd({{2, 3, 4}})}, [](const V& x) { return min(x[0], 1).second; }, 0, 0, false});
+
+  // ---- linear algebra ----
+  push({"matmul_2d", {O::matmul}, {{{3, 4}}, {{4, 5}}}, [](const V& x) { return matmul(x[0], x[1]); }});
+  push({"matmul_transposed", {O::matmul}, {{{3, 4}, N, T}, {{4, 5}, N, T}},
+       [](const V& x) { return matmul(x[0], x[1]); }});
+  push({"matmul_batched", {O::matmul}, {{{2, 3, 4}}, {{2, 4, 5}}}, [](const V& x) { return matmul(x[0], x[1]); }});
+  push({"matmul_batch_broadcast", {O::matmul}, {{{2, 2, 3, 4}}, {{4, 5}, N, T}},
+       [](const V& x) { return matmul(x[0], x[1]); }});
+  push({"matmul_strided", {O::matmul}, {{{3, 4}, N, S}, {{2, 4, 2}}}, [](const V& x) { return matmul(x[0], x[1]); }});
+  push({"linear_bias", {O::linear}, {{{5, 4}}, {{3, 4}}, {{3}}}, [](const V& x) { return linear(x[0], x[1], x[2]); }});
+  push({"linear_3d_nobias", {O::linear}, {{{2, 3, 4}, N, T}, {{6, 4}}},
+       [](const V& x) { return linear(x[0], x[1]); }});
+
+  // ---- neural-network functions ----
+  push({"softmax_last", {O::softmax, O::softmax_backward}, {{{3, 5}}}, [](const V& x) { return softmax(x[0], -1); }});
+  push({"softmax_axis0", {O::softmax, O::softmax_backward}, {{{4, 3}, N, T}}, [](const V& x) { return softmax(x[0], 0); }});
+  push({"log_softmax", {O::log_softmax, O::log_softmax_backward}, {{{2, 3, 4}}},
+       [](const V& x) { return log_softmax(x[0], 1); }});
+  push({"layer_norm", {O::layer_norm, O::layer_norm_backward}, {{{4, 6}}, {{6}}, {{6}}},
+       [](const V& x) { return layer_norm(x[0], x[1], x[2]); }});
+  push({"layer_norm_2d_shape", {O::layer_norm, O::layer_norm_backward}, {{{2, 3, 4}, N, T}, {{3, 4}}, {{3, 4}}},
+       [](const V& x) { return layer_norm(x[0], x[1], x[2], 1e-3); }});
+  push({"batch_norm_rows_train", {O::batch_norm, O::batch_norm_backward},
+       {{{6, 3}}, {{3}}, {{3}}, nograd({{3}}), nograd({{3}, P})},
+       [](const V& x) { return batch_norm(x[0], x[1], x[2], x[3], x[4], true); }, 1e-5, 1e-4});
+  push({"batch_norm_nchw_train", {O::batch_norm, O::batch_norm_backward},
+       {{{2, 3, 2, 2}, N, S}, {{3}}, {{3}}, nograd({{3}}), nograd({{3}, P})},
+       [](const V& x) { return batch_norm(x[0], x[1], x[2], x[3], x[4], true, 0.1, 1e-5); }, 1e-5, 1e-4});
+  push({"batch_norm_eval", {O::batch_norm, O::batch_norm_backward},
+       {{{4, 3, 2}}, {{3}}, {{3}}, nograd({{3}}), nograd({{3}, P})},
+       [](const V& x) { return batch_norm(x[0], x[1], x[2], x[3], x[4], false); }});
+  push({"batch_norm_running_stats", {O::batch_norm}, {nograd({{5, 3}}), nograd({{3}}), nograd({{3}})},
+       [](const V& x) {
+         Tensor rm = Tensor::zeros({3}, x[0].dtype(), x[0].device());
+         Tensor rv = Tensor::ones({3}, x[0].dtype(), x[0].device());
+         batch_norm(x[0], x[1], x[2], rm, rv, true, 0.1);
+         return cat({rm, rv}, 0);
+       }, 1e-6, 0, false});
+  push({"dropout", {O::dropout}, {{{4, 8}}}, [](const V& x) { return dropout(x[0], 0.3, true, 5); }});
+  push({"rand_uniform", {O::rand_uniform}, {nograd({{1}})}, [](const V& x) {
+         manual_seed(42);
+         return Tensor::rand({3, 7}, -1, 2, x[0].dtype(), x[0].device());
+       }, 1e-6, 0, false});
+  push({"rand_normal", {O::rand_normal}, {nograd({{1}})}, [](const V& x) {
+         manual_seed(43);
+         return Tensor::randn({5, 3}, 1, 2, x[0].dtype(), x[0].device());
+       }, 1e-6, 0, false});
+  push({"embedding", {O::index_select, O::index_add}, {{{10, 4}}, idx({2, 3}, 10)},
+       [](const V& x) { return embedding(x[0], x[1]); }});
+  push({"l2_normalize", {O::norm, O::clamp, O::div}, {{{3, 5}}}, [](const V& x) { return l2_normalize(x[0], -1); }});
+
+  // ---- indexing and assembly ----
+  push({"index_select_axis1", {O::index_select, O::index_add}, {{{3, 5}, N, T}, idx({4}, 5)},
+       [](const V& x) { return index_select(x[0], 1, x[1]); }});
+  push({"index_add", {O::index_add, O::index_select}, {{{5, 2}}, idx({6}, 5), {{6, 2}}},
+       [](const V& x) { return index_add(x[0], 0, x[1], x[2]); }});
+  push({"gather", {O::gather, O::scatter_add}, {{{4, 5}}, idx({4, 3}, 5)}, [](const V& x) { return gather(x[0], 1, x[1]); }});
+  push({"scatter_add", {O::scatter_add, O::gather}, {{{4, 5}}, idx({3, 5}, 4), {{3, 5}}},
+       [](const V& x) { return scatter_add(x[0], 0, x[1], x[2]); }});
+  push({"masked_fill", {O::masked_fill}, {{{3, 4}, N, T}, mask({4})},
+       [](const V& x) { return masked_fill(x[0], x[1], -2.5); }});
+  push({"cat_axis1", {O::cat}, {{{2, 3}}, {{2, 1}, N, S}, {{2, 2}}}, [](const V& x) { return cat(x, 1); }});
+  push({"stack", {O::cat}, {{{2, 3}}, {{2, 3}, N, T}}, [](const V& x) { return stack(x, 0); }});
+  push({"pad", {O::pad}, {{{2, 3}, N, T}}, [](const V& x) { return pad(x[0], {1, 0, 2, 1}, 0.5); }});
+  push({"add_scaled_", {O::add_scaled_}, {nograd({{3, 4}}), nograd({{3, 4}, N, T})},
+       [](const V& x) {
+         NoGradGuard ng;
+         Tensor a = x[0].clone();
+         add_scaled_(a, x[1], -0.25);
+         return a;
+       }, 1e-6, 0, false});
+  return c;
+}
+
+}  // namespace
+
+const std::vector<OpCase>& op_cases() {
+  static const std::vector<OpCase> cases = build();
+  return cases;
+}
+
+}  // namespace dive::test
