@@ -1,0 +1,35 @@
+// Fills the CUDA kernel table (called by the dispatcher only after cuda_backend_init() found a device).
+//
+// Implemented here: copy, fill, add, sub, mul, div, maximum, minimum, pow_scalar, scale_shift,
+// eq, ne, lt, le, gt, ge, where, neg, abs, sign, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, clamp,
+// relu_backward, gelu_backward, sum, mean, logsumexp, norm, var, max, min, matmul, linear, dropout,
+// rand_uniform, rand_normal, masked_fill, add_scaled_.
+//
+// Left null for the full CUDA backend (the dispatcher reports "not implemented on backend 'cuda'"):
+//   softmax, log_softmax, softmax_backward, log_softmax_backward   (cuDNN or own row kernels)
+//   layer_norm, layer_norm_backward, batch_norm, batch_norm_backward (cuDNN / own kernels)
+//   index_select, index_add, gather, scatter_add                     (index_add/scatter_add must stay
+//                                                                     deterministic: no float atomics)
+//   cat, pad
+#include "lib/backend/cuda/context.h"
+#include "lib/ops/dispatch.h"
+
+namespace dive {
+
+namespace cuda {
+void register_copy_fill(KernelTable& t);
+void register_elementwise(KernelTable& t);
+void register_random(KernelTable& t);
+void register_reduce(KernelTable& t);
+void register_blas(KernelTable& t);
+}  // namespace cuda
+
+void register_cuda_kernels(KernelTable& t) {
+  cuda::register_copy_fill(t);
+  cuda::register_elementwise(t);
+  cuda::register_random(t);
+  cuda::register_reduce(t);
+  cuda::register_blas(t);
+}
+
+}  // namespace dive
