@@ -50,9 +50,16 @@ DeviceCopyFn g_device_copy = nullptr;
 
 }  // namespace
 
+// Starts the backends (defined in lib/ops/dispatch.cpp): the CUDA backend registers its allocator then.
+bool backend_available(DeviceKind kind);
+
 Allocator& allocator_for(Device d) {
   Allocator* a = g_allocators[int(d.kind)];
-  DIVE_CHECK(a, "device ", d.str(), ": no allocator (was dive built with CUDA and is a GPU present?)");
+  if (!a && d.kind == DeviceKind::cuda) {
+    backend_available(DeviceKind::cuda);
+    a = g_allocators[int(d.kind)];
+  }
+  DIVE_CHECK(a, "device ", d.str(), ": not available (dive was built without CUDA, or no GPU/driver is present)");
   return *a;
 }
 
