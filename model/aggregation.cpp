@@ -1,0 +1,128 @@
+#include "model/aggregation.h"
+
+#include <cmath>
+#include <limits>
+
+#include "lib/ops/ops.h"
+
+namespace dive::model {
+
+CrossAttention::CrossAttention(int64_t qd, int64_t cd, int64_t h, int64_t dh, double p)
+    : heads(h), dim_head(dh), dropout(p) {
+  to_q = register_module("to_q", std::make_shared<nn::Linear>(qd, h * dh, false));
+  to_k = register_module("to_k", std::make_shared<nn::Linear>(cd, h * dh, false));
+  to_v = register_module("to_v", std::make_shared<nn::Linear>(cd, h * dh, false));
+  to_out = register_module("to_out.0", std::make_shared<nn::Linear>(h * dh, qd));
+}
+
+Tensor CrossAttention::forward(const Tensor& x, const Tensor& ctx, const Tensor& pad, const Tensor& key_pos,
+                               bool strict) const {
+  int64_t B = x.size(0), K = x.size(1), N = ctx.size(1);
+  auto heads_first = [&](const Tensor& t, int64_t n) {  // [B, n, H*dh] -> [B, H, n, dh]
+    return t.view({B, n, heads, dim_head}).permute({0, 2, 1, 3});
+  };
+  Tensor q = heads_first(to_q->forward(x), K);
+  Tensor k = heads_first(to_k->forward(key_pos.defined() ? add(ctx, key_pos) : ctx), N);
+  Tensor v = heads_first(to_v->forward(ctx), N);
+  Tensor sim = scale_shift(matmul(q, k.transpose(-1, -2)), 1.0 / std::sqrt(double(dim_head)));  // [B, H, K, N]
+  Tensor pad4;
+  if (pad.defined()) {
+    pad4 = pad.view({B, 1, 1, N});
+    double lowest = x.dtype() == DType::f32 ? -double(std::numeric_limits<float>::max())
+                                            : -std::numeric_limits<double>::max();
+    sim = masked_fill(sim, pad4, lowest);
+  }
+  Tensor attn = softmax(sim, 2);  // over the queries: slots compete for each token
+  if (strict && pad.defined()) attn = masked_fill(attn, pad4, 0.0);
+  attn = div(attn, sum(attn, {-1}, true) + 1e-7);
+  Tensor out = matmul(attn, v).permute({0, 2, 1, 3}).reshape({B, K, heads * dim_head});
+  return dive::dropout(to_out->forward(out), dropout, is_training());
+}
+
+AttentionBlock::AttentionBlock(int64_t qd, int64_t cd, int64_t h, int64_t dh, double p) {
+  norm = register_module("norm", std::make_shared<nn::LayerNorm>(qd));
+  norm_context = register_module("norm_context", std::make_shared<nn::LayerNorm>(cd));
+  fn = register_module("fn", std::make_shared<CrossAttention>(qd, cd, h, dh, p));
+}
+
+FeedForwardBlock::FeedForwardBlock(int64_t dim, double mult, const std::string& act, double p)
+    : gelu_act(act == "gelu"), dropout(p) {
+  int64_t hidden = int64_t(double(dim) * mult);
+  norm = register_module("norm", std::make_shared<nn::LayerNorm>(dim));
+  fc1 = register_module("fn.net.0", std::make_shared<nn::Linear>(dim, hidden));
+  fc2 = register_module("fn.net.3", std::make_shared<nn::Linear>(hidden, dim));
+}
+
+Tensor FeedForwardBlock::forward(const Tensor& x) const {
+  Tensor h = fc1->forward(norm->forward(x));
+  h = gelu_act ? gelu(h) : relu(h);
+  return fc2->forward(dive::dropout(h, dropout, is_training()));
+}
+
+AggregationBlock::AggregationBlock(const ModelConfig& c, int64_t num_queries, int64_t context_dim)
+    : strict(c.pad_mask == "strict") {
+  int64_t D = c.embed_size;
+  register_parameter("latents", latents, Tensor::randn({num_queries, D}));
+  std::shared_ptr<AttentionBlock> shared_attn;
+  std::shared_ptr<FeedForwardBlock> shared_ff;
+  for (int64_t i = 0; i < c.spm_depth; ++i) {
+    // With weight sharing the same module objects fill every layer slot (the official cache_fn).
+    if (!c.spm_weight_sharing || !shared_attn) {
+      shared_attn = std::make_shared<AttentionBlock>(D, context_dim, c.spm_heads, c.spm_dim_head, c.dropout);
+      shared_ff = std::make_shared<FeedForwardBlock>(D, c.spm_ff_mult, c.spm_activation, c.dropout);
+    }
+    std::string p = "layers." + std::to_string(i);
+    attn.push_back(register_module(p + ".0", shared_attn));
+    ff.push_back(register_module(p + ".2", shared_ff));
+  }
+  if (c.spm_last_ln) last_ln = register_module("last_layer.0", std::make_shared<nn::LayerNorm>(D));
+}
+
+Tensor AggregationBlock::forward(const Tensor& context, const Tensor& pad, const Tensor& key_pos) const {
+  int64_t B = context.size(0);
+  Tensor x = latents.unsqueeze(0).expand({B, latents.size(0), latents.size(1)});  // [B, K, D]
+  for (size_t i = 0; i < attn.size(); ++i) {
+    const AttentionBlock& a = *attn[i];
+    Tensor ctx = a.norm_context->forward(context);
+    x = add(a.fn->forward(a.norm->forward(x), ctx, pad, key_pos, strict), x);
+    x = add(ff[i]->forward(x), x);
+  }
+  return last_ln ? last_ln->forward(x) : x;
+}
+
+SetPredictionModule::SetPredictionModule(const ModelConfig& c, int64_t num_queries, int64_t context_dim)
+    : residual(c.spm_residual), local_dropout(c.res_act_local_dropout), global_dropout(c.res_act_global_dropout) {
+  if (c.spm_residual_norm) residual_norm = register_module("residual_norm", std::make_shared<nn::LayerNorm>(c.embed_size));
+  agg_block = register_module("agg_block", std::make_shared<AggregationBlock>(c, num_queries, context_dim));
+}
+
+SetOutput SetPredictionModule::forward(const Tensor& context, const Tensor& global, const Tensor& pad,
+                                       const Tensor& key_pos) const {
+  SetOutput o;
+  o.r = dropout(agg_block->forward(context, pad, key_pos), local_dropout, is_training());
+  Tensor out = o.r;
+  if (residual) {
+    Tensor gd = dropout(global, global_dropout, is_training());
+    Tensor g = residual_norm ? residual_norm->forward(gd) : gd;  // [B, D]
+    out = add(g.unsqueeze(1), o.r);
+  }
+  o.emb = l2_normalize(out, -1);
+  return o;
+}
+
+Tensor sine_position_encoding(int64_t L, int64_t dim, DType dt, Device dev) {
+  std::vector<double> pe(size_t(L * dim));
+  const double two_pi = 6.283185307179586;
+  for (int64_t p = 0; p < L; ++p) {
+    // the official computes in f32: cumsum of ones, / (last + 1e-6) * 2pi
+    float q = float(p + 1) / (float(L) + 1e-6f) * float(two_pi);
+    for (int64_t i = 0; i < dim; ++i) {
+      float dim_t = std::pow(10000.0f, float(2 * (i / 2)) / float(dim));
+      float a = q / dim_t;
+      pe[size_t(p * dim + i)] = (i % 2 == 0) ? std::sin(a) : std::cos(a);
+    }
+  }
+  return Tensor::from_vector(pe, {L, dim}, kRef).to(dt).to(dev);
+}
+
+}  // namespace dive::model

@@ -1,0 +1,75 @@
+// The set-prediction module of DivE: learned queries cross-attend to the context (slot-attention-style
+// softmax over the QUERY axis, then renormalised over keys), pre-norm blocks applied `depth` times with
+// optional weight sharing, final LayerNorm, and the residual LayerNorm-ed global feature.
+// Sub-module names follow the official state_dict (agg_block.layers.{i}.0 / .2, last_layer.0, ...).
+#pragma once
+#include "lib/nn/layers.h"
+#include "model/config.h"
+
+namespace dive::model {
+
+class CrossAttention : public nn::Module {
+ public:
+  CrossAttention(int64_t query_dim, int64_t context_dim, int64_t heads, int64_t dim_head, double dropout);
+  // x [B, K, Dq] (normed), ctx [B, N, Dc] (normed), pad [B, N] bool (true = padded) or undefined,
+  // key_pos [N, Dc] or undefined. strict: padded keys get zero weight.
+  Tensor forward(const Tensor& x, const Tensor& ctx, const Tensor& pad, const Tensor& key_pos, bool strict) const;
+
+  int64_t heads, dim_head;
+  double dropout;
+  std::shared_ptr<nn::Linear> to_q, to_k, to_v, to_out;
+};
+
+// PreNorm(CrossAttention) with names norm, norm_context, fn.*
+class AttentionBlock : public nn::Module {
+ public:
+  AttentionBlock(int64_t query_dim, int64_t context_dim, int64_t heads, int64_t dim_head, double dropout);
+  std::shared_ptr<nn::LayerNorm> norm, norm_context;
+  std::shared_ptr<CrossAttention> fn;
+};
+
+// PreNorm(FeedForward) with names norm, fn.net.0, fn.net.3
+class FeedForwardBlock : public nn::Module {
+ public:
+  FeedForwardBlock(int64_t dim, double mult, const std::string& activation, double dropout);
+  Tensor forward(const Tensor& x) const;
+  std::shared_ptr<nn::LayerNorm> norm;
+  std::shared_ptr<nn::Linear> fc1, fc2;  // fn.net.0, fn.net.3
+  bool gelu_act;
+  double dropout;
+};
+
+class AggregationBlock : public nn::Module {
+ public:
+  AggregationBlock(const ModelConfig& c, int64_t num_queries, int64_t context_dim);
+  // context [B, N, Dc] -> set [B, K, D]
+  Tensor forward(const Tensor& context, const Tensor& pad, const Tensor& key_pos) const;
+
+  Tensor latents;  // [K, D], init N(0, 1)
+  std::vector<std::shared_ptr<AttentionBlock>> attn;
+  std::vector<std::shared_ptr<FeedForwardBlock>> ff;
+  std::shared_ptr<nn::LayerNorm> last_ln;  // last_layer.0 (when spm_last_ln)
+  bool strict;
+};
+
+struct SetOutput {
+  Tensor emb;  // [B, K, D] L2-normalised elements
+  Tensor r;    // [B, K, D] set prediction before the residual (for the diversity term)
+};
+
+class SetPredictionModule : public nn::Module {
+ public:
+  SetPredictionModule(const ModelConfig& c, int64_t num_queries, int64_t context_dim);
+  SetOutput forward(const Tensor& context, const Tensor& global, const Tensor& pad, const Tensor& key_pos) const;
+
+  std::shared_ptr<nn::LayerNorm> residual_norm;  // when spm_residual_norm
+  std::shared_ptr<AggregationBlock> agg_block;
+  bool residual;
+  double local_dropout, global_dropout;
+};
+
+// 1-D sine encoding of the official PositionEmbeddingSine1D (normalised by the padded length):
+// [L, dim] with PE[p, 2m] = sin(q / 10000^(2m/dim)), PE[p, 2m+1] = cos(...), q = (p+1)/(L+1e-6)*2pi.
+Tensor sine_position_encoding(int64_t length, int64_t dim, DType dt, Device dev);
+
+}  // namespace dive::model

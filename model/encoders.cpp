@@ -1,0 +1,93 @@
+#include "model/encoders.h"
+
+#include <limits>
+
+#include "lib/ops/ops.h"
+
+namespace dive::model {
+
+Tensor pad_mask(const Tensor& lengths, int64_t T, Device dev) {
+  std::vector<int64_t> len = lengths.to(DType::i64).to_vector<int64_t>();
+  int64_t B = int64_t(len.size());
+  std::vector<uint8_t> m(size_t(B * T));
+  for (int64_t b = 0; b < B; ++b) {
+    DIVE_CHECK(len[size_t(b)] >= 1 && len[size_t(b)] <= T, "length ", len[size_t(b)], " of item ", b,
+               " outside [1, ", T, "]");
+    for (int64_t t = 0; t < T; ++t) m[size_t(b * T + t)] = t >= len[size_t(b)];
+  }
+  return Tensor::from_raw(m.data(), {B, T}, DType::boolean, dev);
+}
+
+ImageMLP::ImageMLP(int64_t in, int64_t hidden, int64_t out) {
+  fc1 = register_module("fc1", std::make_shared<nn::Linear>(in, hidden));
+  bn = register_module("bn.bn", std::make_shared<nn::BatchNorm1d>(hidden));
+  fc2 = register_module("fc2", std::make_shared<nn::Linear>(hidden, out));
+}
+
+Tensor ImageMLP::forward(const Tensor& x, int bn_calls) {
+  Shape s = x.shape();
+  Tensor h = fc1->forward(x);
+  Tensor flat = h.reshape({-1, h.size(-1)});  // SequenceBN: all tokens, padding included
+  if (is_training()) {
+    NoGradGuard ng;  // the earlier calls only advance the running statistics
+    for (int i = 1; i < bn_calls; ++i) bn->forward(flat.detach());
+  }
+  Tensor y = bn->forward(flat);
+  s.back() = h.size(-1);
+  return fc2->forward(relu(y.reshape(s)));
+}
+
+ImageEncoderButd::ImageEncoderButd(const ModelConfig& c) : cfg(c) {
+  fc = register_module("fc", std::make_shared<nn::Linear>(c.img_dim, c.embed_size));
+  if (c.gpo_1x1) mlp = register_module("mlp", std::make_shared<ImageMLP>(c.embed_size, c.embed_size / 2, c.embed_size));
+  spm = register_module("spm", std::make_shared<SetPredictionModule>(c, c.img_num_embeds, c.embed_size));
+}
+
+EncoderOutput ImageEncoderButd::forward(const Tensor& images, const Tensor& lengths) {
+  DIVE_CHECK(images.dim() == 3 && images.size(2) == cfg.img_dim, "image encoder: images must be [B, N, ", cfg.img_dim,
+             "], got ", images.str());
+  int64_t N = images.size(1);
+  Tensor pad = pad_mask(lengths, N, images.device());  // [B, N]
+  // spm_fc(x) = dropout(mlp(fc(x)) + fc(x)). The official code evaluates it twice (local features and
+  // global feature): the values agree, the dropout masks differ, the BN statistics move twice. We
+  // compute fc and the MLP once and draw two dropout masks.
+  Tensor h = fc->forward(images);
+  if (mlp) h = add(mlp->forward(h, 2), h);
+  Tensor local = dropout(h, cfg.img_1x1_dropout, is_training());
+  Tensor for_global = dropout(h, cfg.img_1x1_dropout, is_training());
+  Tensor global;
+  if (cfg.img_res_pool == "max") {
+    Tensor filled = masked_fill(for_global, pad.unsqueeze(2), -double(std::numeric_limits<float>::max()));
+    global = max(filled, 1).first;  // [B, D]
+  } else {
+    Tensor valid = scale_shift(pad.to(h.dtype()), -1.0, 1.0).unsqueeze(2);  // [B, N, 1]
+    global = div(sum(mul(for_global, valid), {1}), sum(valid, {1}));
+  }
+  SetOutput s = spm->forward(local, global, pad, Tensor());
+  return {s.emb, s.r};
+}
+
+TextEncoder::TextEncoder(const ModelConfig& c) : cfg(c) {
+  embed = register_module("embed", std::make_shared<nn::Embedding>(c.vocab_size, c.word_dim));
+  int64_t hidden = c.gpo_rnn ? c.embed_size : c.embed_size / 2;
+  rnn = register_module("rnn", std::make_shared<nn::GRU>(c.word_dim, hidden, true));
+  spm = register_module("spm", std::make_shared<SetPredictionModule>(c, c.txt_num_embeds, c.word_dim));
+}
+
+EncoderOutput TextEncoder::forward(const Tensor& captions, const Tensor& lengths) {
+  DIVE_CHECK(captions.dim() == 2 && is_index(captions.dtype()), "text encoder: captions must be i64 [C, T], got ",
+             captions.str());
+  int64_t C = captions.size(0), T = captions.size(1);
+  Tensor w = dropout(embed->forward(captions), cfg.dropout, is_training());  // [C, T, word_dim]
+  nn::GRUOutput r = rnn->forward(w, lengths);
+  Tensor g = cfg.gpo_rnn ? scale_shift(add(r.h_n.select(0, 0), r.h_n.select(0, 1)), 0.5)  // [C, H]
+                         : r.h_n.permute({1, 0, 2}).reshape({C, -1});
+  g = dropout(g, cfg.dropout, is_training());
+  Tensor pad = pad_mask(lengths, T, captions.device());
+  Tensor pos;
+  if (cfg.spm_txt_pos_enc_type == "sine") pos = sine_position_encoding(T, cfg.word_dim, w.dtype(), w.device());
+  SetOutput s = spm->forward(w, g, pad, pos);
+  return {s.emb, s.r};
+}
+
+}  // namespace dive::model

@@ -1,0 +1,53 @@
+// The two towers of DivE (BUTD region features; GloVe-style embedding + bi-GRU text), with the
+// official sub-module names (img_enc.fc, img_enc.mlp.bn.bn, txt_enc.rnn, ...).
+#pragma once
+#include "lib/nn/gru.h"
+#include "lib/nn/layers.h"
+#include "model/aggregation.h"
+
+namespace dive::model {
+
+struct EncoderOutput {
+  Tensor emb;  // [B, K, D], L2-normalised
+  Tensor r;    // [B, K, D], set prediction before the residual
+};
+
+// fc1 -> BatchNorm (over all tokens) -> ReLU -> fc2, names fc1, bn.bn, fc2 (the official gpo_1x1 MLP).
+class ImageMLP : public nn::Module {
+ public:
+  ImageMLP(int64_t in, int64_t hidden, int64_t out);
+  // x [..., in]; runs the BatchNorm `bn_calls` times on the same input in training mode, because the
+  // official model applies spm_fc twice per step (the running statistics are updated twice).
+  Tensor forward(const Tensor& x, int bn_calls = 1);
+  std::shared_ptr<nn::Linear> fc1, fc2;
+  std::shared_ptr<nn::BatchNorm1d> bn;
+};
+
+class ImageEncoderButd : public nn::Module {
+ public:
+  explicit ImageEncoderButd(const ModelConfig& c);
+  // images [B, N, img_dim], lengths i64 [B]
+  EncoderOutput forward(const Tensor& images, const Tensor& lengths);
+
+  ModelConfig cfg;
+  std::shared_ptr<nn::Linear> fc;
+  std::shared_ptr<ImageMLP> mlp;
+  std::shared_ptr<SetPredictionModule> spm;
+};
+
+class TextEncoder : public nn::Module {
+ public:
+  explicit TextEncoder(const ModelConfig& c);
+  // captions i64 [C, T] (0-padded), lengths i64 [C] (tokens incl. <start>/<end>)
+  EncoderOutput forward(const Tensor& captions, const Tensor& lengths);
+
+  ModelConfig cfg;
+  std::shared_ptr<nn::Embedding> embed;
+  std::shared_ptr<nn::GRU> rnn;
+  std::shared_ptr<SetPredictionModule> spm;
+};
+
+// [B, T] bool, true where position >= length (padding), on `dev`.
+Tensor pad_mask(const Tensor& lengths, int64_t T, Device dev);
+
+}  // namespace dive::model

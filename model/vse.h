@@ -1,0 +1,36 @@
+// The DivE model: both towers under the official names img_enc.* and txt_enc.*.
+#pragma once
+#include "model/encoders.h"
+#include "model/loss.h"
+
+namespace dive::model {
+
+struct Batch {
+  Tensor images;       // f32 [B, N, img_dim]
+  Tensor img_lengths;  // i64 [B]
+  Tensor captions;     // i64 [5B, T], 0-padded
+  Tensor cap_lengths;  // i64 [5B]
+};
+
+struct StepOutput {
+  EncoderOutput img, txt;
+  LossTerms loss;
+};
+
+class DiveModel : public nn::Module {
+ public:
+  explicit DiveModel(const ModelConfig& c);
+  EncoderOutput encode_images(const Tensor& images, const Tensor& lengths) { return img_enc->forward(images, lengths); }
+  EncoderOutput encode_captions(const Tensor& caps, const Tensor& lengths) { return txt_enc->forward(caps, lengths); }
+  // Forward of both towers and the loss (training mode uses batch statistics and updates BN stats).
+  StepOutput forward(const Batch& b);
+
+  ModelConfig cfg;
+  std::shared_ptr<ImageEncoderButd> img_enc;
+  std::shared_ptr<TextEncoder> txt_enc;
+};
+
+// Checks a batch's tensors (names the field and the expected dtype/shape) and moves it to `dev`.
+Batch prepare_batch(const std::map<std::string, Tensor>& t, const ModelConfig& c, Device dev, const std::string& file);
+
+}  // namespace dive::model

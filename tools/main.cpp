@@ -1,0 +1,40 @@
+// dive <command> [flags]. Library errors are caught here, printed as "error: ...", exit status 1.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "lib/core/error.h"
+#include "tools/commands.h"
+
+namespace {
+void usage() {
+  std::printf(
+      "usage: dive <command> [flags]\n\n"
+      "commands:\n"
+      "  step   one training step's forward and backward (or --eval embeddings) from safetensors inputs\n\n"
+      "run 'dive <command> --help' for the flags of a command\n");
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    usage();
+    return args.empty() ? 2 : 0;
+  }
+  std::string cmd = args[0];
+  args.erase(args.begin());
+  try {
+    if (cmd == "step") return dive::tools::cmd_step(args);
+    std::fprintf(stderr, "error: unknown command '%s'\n", cmd.c_str());
+    usage();
+    return 2;
+  } catch (const dive::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

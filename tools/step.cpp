@@ -1,0 +1,88 @@
+#include "tools/step.h"
+
+#include <cstdio>
+#include <set>
+
+#include "lib/io/safetensors.h"
+#include "lib/ops/ops.h"
+#include "tools/commands.h"
+
+namespace dive::tools {
+
+std::map<std::string, Tensor> run_step(const model::ModelConfig& cfg, const std::string& weights_path,
+                                       const std::string& batch_path, Device dev, bool eval) {
+  model::DiveModel m(cfg);
+  auto weights = io::load_safetensors(weights_path, kCPU);
+  try {
+    m.load_state_dict(weights.tensors);
+  } catch (const Error& e) {
+    DIVE_FAIL(weights_path, ": ", e.what());
+  }
+  m.to(dev);
+  auto batch = model::prepare_batch(io::load_safetensors(batch_path, kCPU).tensors, cfg, dev, batch_path);
+  std::map<std::string, Tensor> out;
+  if (eval) {
+    m.eval();
+    NoGradGuard ng;
+    out["img_emb"] = m.encode_images(batch.images, batch.img_lengths).emb;
+    out["txt_emb"] = m.encode_captions(batch.captions, batch.cap_lengths).emb;
+    return out;
+  }
+  m.train();
+  model::StepOutput o = m.forward(batch);
+  o.loss.total.backward();
+  out["img_emb"] = o.img.emb.detach();
+  out["txt_emb"] = o.txt.emb.detach();
+  out["loss"] = o.loss.total.detach();
+  out["loss.i2t"] = o.loss.i2t.detach();
+  out["loss.t2i"] = o.loss.t2i.detach();
+  out["loss.mmd"] = o.loss.mmd.detach();
+  out["loss.unif"] = o.loss.unif.detach();
+  out["img_r"] = o.img.r.detach();
+  out["txt_r"] = o.txt.r.detach();
+  for (const auto& [name, p] : m.named_parameters())
+    if (p.grad().defined()) out["grad." + name] = p.grad();
+  // buffers after the step (BatchNorm running statistics, updated twice per step as officially)
+  std::set<std::string> params;
+  for (const auto& [name, p] : m.named_parameters()) params.insert(name);
+  for (const auto& [name, t] : m.state_dict())
+    if (!params.count(name) && name.find("running_") != std::string::npos) out["after." + name] = t;
+  for (const auto& [name, t] : m.state_dict())
+    if (name.find("num_batches_tracked") != std::string::npos) out["after." + name] = t;
+  return out;
+}
+
+int cmd_step(const std::vector<std::string>& args) {
+  model::ModelConfig cfg;
+  model::OptionSet opts;
+  model::add_model_options(opts, cfg);
+  std::string weights, batch, out, device = "cpu";
+  bool eval = false, help = false;
+  opts.add("weights", &weights, "model weights (safetensors, official state_dict names)");
+  opts.add("batch", &batch, "batch (safetensors: images, img_lengths, captions, cap_lengths)");
+  opts.add("out", &out, "output safetensors file");
+  opts.add("device", &device, "ref, cpu, cuda or cuda:N");
+  opts.add("eval", &eval, "eval mode: embeddings only, BatchNorm running statistics");
+  opts.add("help", &help, "show the flags");
+  auto rest = opts.parse_args(args);
+  if (help) {
+    std::printf("usage: dive step --config C.ini --weights W --batch B --out O [--device D] [--eval]\n%s",
+                opts.help().c_str());
+    return 0;
+  }
+  DIVE_CHECK(rest.empty(), "step: unexpected argument '", rest.empty() ? "" : rest[0], "'");
+  DIVE_CHECK(!weights.empty(), "step: --weights is required");
+  DIVE_CHECK(!batch.empty(), "step: --batch is required");
+  DIVE_CHECK(!out.empty(), "step: --out is required");
+  auto result = run_step(cfg, weights, batch, Device::parse(device), eval);
+  io::save_safetensors(out, result, {{"tool", "dive step"}, {"device", device}});
+  if (result.count("loss"))
+    std::printf("loss %.6f (i2t %.6f, t2i %.6f, mmd %.6f, unif %.6f); wrote %zu tensors to %s\n",
+                result["loss"].item<double>(), result["loss.i2t"].item<double>(), result["loss.t2i"].item<double>(),
+                result["loss.mmd"].item<double>(), result["loss.unif"].item<double>(), result.size(), out.c_str());
+  else
+    std::printf("wrote %zu tensors to %s\n", result.size(), out.c_str());
+  return 0;
+}
+
+}  // namespace dive::tools
