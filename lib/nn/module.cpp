@@ -115,6 +115,18 @@ void Module::to(Device dev) {
   }
 }
 
+void Module::to(DType dt) {
+  std::vector<std::pair<std::string, Slot>> all;
+  collect("", all);
+  std::set<Tensor*> done;
+  for (auto& [name, s] : all) {
+    if (!done.insert(s.tensor).second || !is_floating(s.tensor->dtype())) continue;
+    Tensor m = s.tensor->detach().to(dt);
+    if (s.is_param) m.set_requires_grad(true);
+    *s.tensor = m;
+  }
+}
+
 void Module::zero_grad() {
   for (auto& t : parameters()) t.zero_grad();
 }

@@ -28,6 +28,7 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
   void to(Device dev);
+  void to(DType dt);  // converts the floating parameters and buffers (f32 <-> f64)
   void zero_grad();
   int64_t num_parameters() const;
 
