@@ -20,15 +20,24 @@ dnnl::primitive eltwise_fwd(algorithm alg, float alpha, float beta, int64_t n) {
   });
 }
 
+// oneDNN's exp and clip turn NaN into inf / a bound; the reference (and PyTorch) keep NaN.
+void restore_nan(const float* x, float* o, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > kGrain)
+  for (int64_t i = 0; i < n; ++i)
+    if (x[i] != x[i]) o[i] = x[i];
+}
+
 // out = f(x): oneDNN when `alg` is given and x is contiguous f32, else an OpenMP loop in double.
 template <class F>
-void unary(KernelArgs& a, const char* name, const algorithm* alg, float alpha, float beta, F f) {
+void unary(KernelArgs& a, const char* name, const algorithm* alg, float alpha, float beta, F f,
+           bool keep_nan = false) {
   const Tensor &x = a.in[0], &o = a.out[0];
   if (alg && x.dtype() == DType::f32 && x.is_contiguous() && o.numel() > 0) {
     int64_t n = o.numel();
     DNNL_CHECK(name, execute(eltwise_fwd(*alg, alpha, beta, n),
                              {{DNNL_ARG_SRC, mem(plain_md({n}), x.raw_data())},
                               {DNNL_ARG_DST, mem(plain_md({n}), o.raw_data())}}));
+    if (keep_nan) restore_nan(ptr<const float>(x), ptr<float>(o), n);
     return;
   }
   DIVE_DISPATCH_FLOAT(o.dtype(), name, [&] {
@@ -75,7 +84,7 @@ constexpr algorithm kExp = algorithm::eltwise_exp,
 
 void register_eltwise(KernelTable& t) {
   auto K = [&](OpId op, Kernel k) { t.kernels[int(op)] = k; };
-  K(OpId::exp, [](KernelArgs& a) { unary(a, "exp", &kExp, 0, 0, [](double x) { return std::exp(x); }); });
+  K(OpId::exp, [](KernelArgs& a) { unary(a, "exp", &kExp, 0, 0, [](double x) { return std::exp(x); }, true); });
   // log: oneDNN's eltwise_log has an absolute (not relative) error of ~1e-7 near x = 1 (log(1) != 0),
   // which ruins log-probabilities close to 0; the OpenMP loop is exact to the last bit.
   K(OpId::log, [](KernelArgs& a) { unary(a, "log", nullptr, 0, 0, [](double x) { return std::log(x); }); });
@@ -93,7 +102,7 @@ void register_eltwise(KernelTable& t) {
   K(OpId::clamp, [](KernelArgs& a) {
     double lo = a.attrs.f[0], hi = a.attrs.f[1];
     unary(a, "clamp", &kClip, float(lo), float(hi),
-          [lo, hi](double x) { return x != x ? x : kmath::clampv(x, lo, hi); });
+          [lo, hi](double x) { return x != x ? x : kmath::clampv(x, lo, hi); }, true);
   });
   K(OpId::pow_scalar, [](KernelArgs& a) {
     double p = a.attrs.f[0];
