@@ -3,6 +3,7 @@
 # each matmul rate as a fraction of the fp32 FMA peak measured in the same run.
 set -euo pipefail
 build=${1:-build}
+shift || true
 out=bench/out
 mkdir -p "$out"
 if [ ! -x "$build/bench/bench_ops" ]; then
