@@ -157,6 +157,16 @@ std::vector<OpCase> build() {
          add_scaled_(a, x[1], -0.25);
          return a;
        }, 1e-6, 0, false});
+  push({"adam_", {O::adam_}, {nograd({{3, 4}}), nograd({{3, 4}}), nograd({{3, 4}}), nograd({{3, 4}, P})},
+       [](const V& x) {
+         // two AdamW steps and one Adam step on copies of (param, m, v); returns the final values
+         NoGradGuard ng;
+         Tensor p = x[0].clone(), m = x[2].clone(), v = x[3].clone();
+         adam_(p, x[1], m, v, {1e-2, 0.9, 0.999, 1e-8, 1e-2, 1, true});
+         adam_(p, x[1], m, v, {1e-2, 0.8, 0.99, 1e-6, 0.1, 2, true});
+         adam_(p, x[1], m, v, {1e-3, 0.9, 0.999, 1e-8, 0.1, 3, false});
+         return cat({p, m, v}, 0);
+       }, 1e-5, 0, false});
   return c;
 }
 

@@ -25,4 +25,15 @@ DIVE_HD bool dropout_keep(uint64_t seed, uint64_t index, double p) {
   return double(philox_uniform(seed, index)) >= p;
 }
 
+// One Adam/AdamW element update, as torch.optim (non-fused): T is the storage type, math in T.
+template <class T>
+DIVE_HD void adam_update(T& p, T g, T& m, T& v, T lr, T b1, T b2, T eps, T wd, T bc1, T bc2, bool decoupled) {
+  if (decoupled) p = p * (T(1) - lr * wd);
+  else g = g + wd * p;
+  m = m + (g - m) * (T(1) - b1);
+  v = v * b2 + (T(1) - b2) * g * g;
+  T denom = sqrt(v) / sqrt(bc2) + eps;
+  p = p - (lr / bc1) * (m / denom);
+}
+
 }  // namespace dive::kmath

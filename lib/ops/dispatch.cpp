@@ -1,5 +1,9 @@
 #include "lib/ops/dispatch.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 namespace dive {
@@ -48,6 +52,37 @@ Registry& registry() {
 
 std::array<uint64_t, kNumOps> g_counts{};
 
+// DIVE_PROFILE=1: wall time per op kernel, printed as a table at exit (device work is synchronous on
+// the host backends; for CUDA it measures launch time unless the kernel synchronises).
+struct Profile {
+  bool on = false;
+  std::array<double, kNumOps> seconds{};
+  std::array<uint64_t, kNumOps> calls{};
+  Profile() {
+    const char* e = std::getenv("DIVE_PROFILE");
+    on = e && *e && std::string(e) != "0";
+  }
+  ~Profile() {
+    if (!on) return;
+    double total = 0;
+    for (double s : seconds) total += s;
+    std::vector<int> order;
+    for (int i = 0; i < kNumOps; ++i)
+      if (calls[i]) order.push_back(i);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return seconds[a] > seconds[b]; });
+    std::fprintf(stderr, "\n%-22s %10s %12s %7s\n", "op (DIVE_PROFILE)", "calls", "total ms", "share");
+    for (int i : order)
+      std::fprintf(stderr, "%-22s %10llu %12.1f %6.1f%%\n", kOpNames[i], (unsigned long long)calls[i],
+                   seconds[i] * 1e3, total > 0 ? 100.0 * seconds[i] / total : 0.0);
+    std::fprintf(stderr, "%-22s %10s %12.1f\n", "all kernels", "", total * 1e3);
+  }
+};
+
+Profile& profile() {
+  static Profile p;
+  return p;
+}
+
 }  // namespace
 
 const char* op_name(OpId op) { return kOpNames[int(op)]; }
@@ -71,7 +106,15 @@ void dispatch(OpId op, KernelArgs& args) {
   Kernel k = table.kernels[int(op)];
   DIVE_CHECK(k, op_name(op), ": not implemented on backend '", table.name, "'");
   ++g_counts[int(op)];
+  Profile& prof = profile();
+  if (!prof.on) {
+    k(args);
+    return;
+  }
+  auto t0 = std::chrono::steady_clock::now();
   k(args);
+  prof.seconds[int(op)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ++prof.calls[int(op)];
 }
 
 }  // namespace dive

@@ -1,5 +1,4 @@
-// Indexing and assembly: index_select/index_add, gather/scatter_add, masked_fill, cat/stack/split, pad,
-// and the in-place update used by optimisers.
+// Indexing and assembly: index_select/index_add, gather/scatter_add, masked_fill, cat/stack/split, pad.
 #include "lib/ops/op_util.h"
 
 namespace dive {
@@ -182,16 +181,6 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
     });
   }
   return out;
-}
-
-void add_scaled_(Tensor& a, const Tensor& b, double alpha) {
-  DIVE_CHECK(!(GradMode::enabled() && a.requires_grad()),
-             "add_scaled_: in-place update of a tensor that requires grad; wrap it in NoGradGuard");
-  check_same("add_scaled_", {a, b});
-  DIVE_CHECK(a.shape() == b.shape() && a.is_contiguous(), "add_scaled_: ", a.str(), " += ", b.str(),
-             " needs equal shapes and a contiguous target");
-  KernelArgs args{{a, b.contiguous()}, {a}, Attrs{{}, {alpha}}};
-  dispatch(OpId::add_scaled_, args);
 }
 
 }  // namespace dive

@@ -89,6 +89,13 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0.0
 
 // ---- in-place parameter updates (outside autograd, for optimisers) ------------------------------
 void add_scaled_(Tensor& a, const Tensor& b, double alpha);  // a += alpha * b
+struct AdamParams {
+  double lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  int64_t step = 1;        // 1-based count of updates including this one
+  bool decoupled = true;   // AdamW (true) or Adam with L2 in the gradient (false)
+};
+// One torch.optim.AdamW/Adam update of param and its state (exp_avg, exp_avg_sq), in place.
+void adam_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamParams& h);
 
 // ---- operators ----------------------------------------------------------------------------------
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

@@ -94,6 +94,21 @@ void add_scaled(KernelArgs& a) {
   });
 }
 
+template <class T>
+void adam_t(KernelArgs& a) {
+  const auto& f = a.attrs.f;
+  const bool decoupled = a.attrs.i[0] != 0;
+  T *p = a.in[0].data<T>(), *m = a.in[2].data<T>(), *v = a.in[3].data<T>();
+  const T* g = a.in[1].data<T>();
+  const int64_t n = a.in[0].numel();
+#pragma omp parallel for schedule(static) if (n > kGrain)
+  for (int64_t i = 0; i < n; ++i)
+    kmath::adam_update<T>(p[i], g[i], m[i], v[i], T(f[0]), T(f[1]), T(f[2]), T(f[3]), T(f[4]), T(f[5]), T(f[6]),
+                          decoupled);
+}
+
+void adam(KernelArgs& a) { DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "adam_", [&] { adam_t<scalar_t>(a); }); }
+
 }  // namespace
 
 void register_elementwise(KernelTable& t) {
@@ -114,6 +129,7 @@ void register_elementwise(KernelTable& t) {
   K(OpId::where, where);
   K(OpId::masked_fill, masked_fill);
   K(OpId::add_scaled_, add_scaled);
+  K(OpId::adam_, adam);
 }
 
 }  // namespace dive::cpu

@@ -170,6 +170,28 @@ void add_scaled(KernelArgs& a) {
                       [&] { launch_elementwise("add_scaled_", ts, AddScaledF<scalar_t>{scalar_t(alpha)}); });
 }
 
+template <class T>
+__global__ void adam_kernel(T* p, const T* g, T* m, T* v, int64_t n, T lr, T b1, T b2, T eps, T wd, T bc1, T bc2,
+                            bool decoupled) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) kmath::adam_update<T>(p[i], g[i], m[i], v[i], lr, b1, b2, eps, wd, bc1, bc2, decoupled);
+}
+
+void adam(KernelArgs& a) {
+  const auto& f = a.attrs.f;
+  bool decoupled = a.attrs.i.at(0) != 0;
+  int64_t n = a.in[0].numel();
+  if (n == 0) return;
+  DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "adam_", [&] {
+    using T = scalar_t;
+    adam_kernel<T><<<unsigned((n + 255) / 256), 256, 0, current_stream()>>>(
+        static_cast<T*>(a.in[0].raw_data()), static_cast<const T*>(a.in[1].raw_data()),
+        static_cast<T*>(a.in[2].raw_data()), static_cast<T*>(a.in[3].raw_data()), n, T(f[0]), T(f[1]), T(f[2]),
+        T(f[3]), T(f[4]), T(f[5]), T(f[6]), decoupled);
+    CUDA_CHECK(cudaGetLastError());
+  });
+}
+
 }  // namespace
 
 void register_elementwise(KernelTable& t) {
@@ -205,6 +227,7 @@ void register_elementwise(KernelTable& t) {
   K(OpId::where, where);
   K(OpId::masked_fill, masked_fill);
   K(OpId::add_scaled_, add_scaled);
+  K(OpId::adam_, adam);
 }
 
 }  // namespace dive::cuda

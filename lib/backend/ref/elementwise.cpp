@@ -132,6 +132,18 @@ void add_scaled(KernelArgs& a) {
   for (int64_t i = 0; i < x.numel(); ++i) store(x, i, load_as_double(x, i) + alpha * load_as_double(y, i));
 }
 
+void adam(KernelArgs& a) {
+  const auto& f = a.attrs.f;
+  bool decoupled = a.attrs.i[0] != 0;
+  DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "adam_", [&] {
+    scalar_t *p = a.in[0].data<scalar_t>(), *m = a.in[2].data<scalar_t>(), *v = a.in[3].data<scalar_t>();
+    const scalar_t* g = a.in[1].data<scalar_t>();
+    for (int64_t i = 0; i < a.in[0].numel(); ++i)
+      kmath::adam_update<scalar_t>(p[i], g[i], m[i], v[i], scalar_t(f[0]), scalar_t(f[1]), scalar_t(f[2]), scalar_t(f[3]),
+                                   scalar_t(f[4]), scalar_t(f[5]), scalar_t(f[6]), decoupled);
+  });
+}
+
 }  // namespace
 
 void register_elementwise(KernelTable& t) {
@@ -178,6 +190,7 @@ void register_elementwise(KernelTable& t) {
   K(OpId::rand_uniform, rand_uniform);
   K(OpId::rand_normal, rand_normal);
   K(OpId::add_scaled_, add_scaled);
+  K(OpId::adam_, adam);
 }
 
 }  // namespace dive::ref
