@@ -236,7 +236,10 @@ void validate(const ModelConfig& c) {
   DIVE_CHECK(c.spm_pre_norm, "config: spm_pre_norm = false (post-norm blocks) is not supported");
   DIVE_CHECK(c.img_res_first_fc, "config: img_res_first_fc = false is not supported");
   DIVE_CHECK(c.embed_size % 2 == 0 || !c.gpo_1x1, "config: gpo_1x1 needs an even embed_size");
-  DIVE_CHECK(c.word_dim % 2 == 0 || c.spm_txt_pos_enc_type == "none", "config: the sine encoding needs an even word_dim");
+  DIVE_CHECK(c.word_dim % 2 == 0 || c.spm_txt_pos_enc_type == "none" || c.arch == "pvse",
+             "config: the sine encoding needs an even word_dim");
+  DIVE_CHECK(c.arch != "pvse" || (c.embed_size >= 2 && c.word_dim >= 2),
+             "config: arch pvse needs embed_size >= 2 and word_dim >= 2 (PIE-Net hidden widths embed_size/2, word_dim/2)");
   DIVE_CHECK(c.temperature > 0 && c.denominator > 0, "config: temperature and denominator must be positive");
   DIVE_CHECK(c.dropout >= 0 && c.dropout < 1 && c.img_1x1_dropout >= 0 && c.img_1x1_dropout < 1,
              "config: dropout probabilities must be in [0, 1)");

@@ -18,6 +18,12 @@ Tensor pad_mask(const Tensor& lengths, int64_t T, Device dev) {
   return Tensor::from_raw(m.data(), {B, T}, DType::boolean, dev);
 }
 
+SetOutput SetModule::forward(const Tensor& context, const Tensor& global, const Tensor& pad,
+                             const Tensor& key_pos) const {
+  if (pie) return pie->forward(context, global, pad);
+  return slot->forward(context, global, pad, key_pos);
+}
+
 ImageMLP::ImageMLP(int64_t in, int64_t hidden, int64_t out) {
   fc1 = register_module("fc1", std::make_shared<nn::Linear>(in, hidden));
   bn = register_module("bn.bn", std::make_shared<nn::BatchNorm1d>(hidden));
@@ -40,7 +46,11 @@ Tensor ImageMLP::forward(const Tensor& x, int bn_calls) {
 ImageEncoderButd::ImageEncoderButd(const ModelConfig& c) : cfg(c) {
   fc = register_module("fc", std::make_shared<nn::Linear>(c.img_dim, c.embed_size));
   if (c.gpo_1x1) mlp = register_module("mlp", std::make_shared<ImageMLP>(c.embed_size, c.embed_size / 2, c.embed_size));
-  spm = register_module("spm", std::make_shared<SetPredictionModule>(c, c.img_num_embeds, c.embed_size));
+  if (c.arch == "pvse")  // official: PIENet(K, spm_input_dim, embed_size, spm_input_dim // 2), no dropout
+    spm.pie = register_module("spm", std::make_shared<PIENet>(c.img_num_embeds, c.embed_size, c.embed_size,
+                                                              c.embed_size / 2, 0.0));
+  else
+    spm.slot = register_module("spm", std::make_shared<SetPredictionModule>(c, c.img_num_embeds, c.embed_size));
 }
 
 EncoderOutput ImageEncoderButd::forward(const Tensor& images, const Tensor& lengths) {
@@ -63,7 +73,7 @@ EncoderOutput ImageEncoderButd::forward(const Tensor& images, const Tensor& leng
     Tensor valid = scale_shift(pad.to(h.dtype()), -1.0, 1.0).unsqueeze(2);  // [B, N, 1]
     global = div(sum(mul(for_global, valid), {1}), sum(valid, {1}));
   }
-  SetOutput s = spm->forward(local, global, pad, Tensor());
+  SetOutput s = spm.forward(local, global, pad, Tensor());
   return {s.emb, s.r};
 }
 
@@ -71,7 +81,11 @@ TextEncoder::TextEncoder(const ModelConfig& c) : cfg(c) {
   embed = register_module("embed", std::make_shared<nn::Embedding>(c.vocab_size, c.word_dim));
   int64_t hidden = c.gpo_rnn ? c.embed_size : c.embed_size / 2;
   rnn = register_module("rnn", std::make_shared<nn::GRU>(c.word_dim, hidden, true));
-  spm = register_module("spm", std::make_shared<SetPredictionModule>(c, c.txt_num_embeds, c.word_dim));
+  if (c.arch == "pvse")  // official: PIENet(K, word_dim, embed_size, word_dim // 2, opt.dropout)
+    spm.pie = register_module("spm", std::make_shared<PIENet>(c.txt_num_embeds, c.word_dim, c.embed_size,
+                                                              c.word_dim / 2, c.dropout));
+  else
+    spm.slot = register_module("spm", std::make_shared<SetPredictionModule>(c, c.txt_num_embeds, c.word_dim));
 }
 
 EncoderOutput TextEncoder::forward(const Tensor& captions, const Tensor& lengths) {
@@ -85,8 +99,9 @@ EncoderOutput TextEncoder::forward(const Tensor& captions, const Tensor& lengths
   g = dropout(g, cfg.dropout, is_training());
   Tensor pad = pad_mask(lengths, T, captions.device());
   Tensor pos;
-  if (cfg.spm_txt_pos_enc_type == "sine") pos = sine_position_encoding(T, cfg.word_dim, w.dtype(), w.device());
-  SetOutput s = spm->forward(w, g, pad, pos);
+  if (spm.slot && cfg.spm_txt_pos_enc_type == "sine")  // PIE-Net takes no positional encoding
+    pos = sine_position_encoding(T, cfg.word_dim, w.dtype(), w.device());
+  SetOutput s = spm.forward(w, g, pad, pos);
   return {s.emb, s.r};
 }
 

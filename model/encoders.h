@@ -1,11 +1,21 @@
 // The two towers of DivE (BUTD region features; GloVe-style embedding + bi-GRU text), with the
-// official sub-module names (img_enc.fc, img_enc.mlp.bn.bn, txt_enc.rnn, ...).
+// official sub-module names (img_enc.fc, img_enc.mlp.bn.bn, txt_enc.rnn, ...). The set module under
+// `spm` is the slot SetPredictionModule (arch slot) or PIE-Net (arch pvse).
 #pragma once
 #include "lib/nn/gru.h"
 #include "lib/nn/layers.h"
 #include "model/aggregation.h"
+#include "model/pvse.h"
 
 namespace dive::model {
+
+// The set module of one tower, registered as "spm": exactly one of `slot` (arch slot) and `pie` (arch pvse).
+struct SetModule {
+  std::shared_ptr<SetPredictionModule> slot;
+  std::shared_ptr<PIENet> pie;
+  // context [B, N, Dc], global [B, D], pad [B, N] bool; key_pos [N, Dc] (slot only; PIE-Net uses none)
+  SetOutput forward(const Tensor& context, const Tensor& global, const Tensor& pad, const Tensor& key_pos) const;
+};
 
 struct EncoderOutput {
   Tensor emb;  // [B, K, D], L2-normalised
@@ -32,7 +42,7 @@ class ImageEncoderButd : public nn::Module {
   ModelConfig cfg;
   std::shared_ptr<nn::Linear> fc;
   std::shared_ptr<ImageMLP> mlp;
-  std::shared_ptr<SetPredictionModule> spm;
+  SetModule spm;
 };
 
 class TextEncoder : public nn::Module {
@@ -44,7 +54,7 @@ class TextEncoder : public nn::Module {
   ModelConfig cfg;
   std::shared_ptr<nn::Embedding> embed;
   std::shared_ptr<nn::GRU> rnn;
-  std::shared_ptr<SetPredictionModule> spm;
+  SetModule spm;
 };
 
 // [B, T] bool, true where position >= length (padding), on `dev`.

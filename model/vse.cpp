@@ -6,7 +6,6 @@ namespace dive::model {
 
 DiveModel::DiveModel(const ModelConfig& c) : cfg(c) {
   validate(c);
-  DIVE_CHECK(c.arch == "slot", "config: arch '", c.arch, "' is not implemented yet (only slot)");
   img_enc = register_module("img_enc", std::make_shared<ImageEncoderButd>(c));
   txt_enc = register_module("txt_enc", std::make_shared<TextEncoder>(c));
 }

@@ -1,4 +1,5 @@
-"""PyTorch reference of the DivE BUTD + bi-GRU model (`--arch slot`) and its loss.
+"""PyTorch reference of the DivE BUTD + bi-GRU model (`--arch slot`, and the PIE-Net
+baseline `--arch pvse`) and its loss.
 
 Written from MODEL_SPEC.md and a reading of the official code (kdwonn/DivE @ f59bc1c);
 no code copied. Module names mirror the official ones so that `state_dict()` keys are
@@ -43,6 +44,7 @@ DEFAULT_OPTIONS = dict(
     res_act_local_dropout=0.0,
     res_act_global_dropout=0.0,
     pad_mask="official",     # 'official' | 'strict' (ours, see Attention.forward)
+    arch="slot",             # 'slot' (DivE set prediction) | 'pvse' (PIE-Net, PIENet below)
 )
 
 
@@ -202,6 +204,51 @@ class SetPredictionModule(nn.Module):
         return out, r
 
 
+class MultiHeadSelfAttention(nn.Module):
+    """Keys: w_1.weight [d_h, d_in], w_2.weight [K, d_h] (no biases; xavier_uniform init).
+
+    Structured self-attention (Lin et al. 2017): logits w_2(tanh(w_1 x)) of shape (B, N, K),
+    padded positions -inf, softmax over the SEQUENCE axis, out_k = sum_n a[n,k] x_n -> (B, K, d_in).
+    """
+
+    def __init__(self, n_head, d_in, d_hidden):
+        super().__init__()
+        self.w_1 = nn.Linear(d_in, d_hidden, bias=False)
+        self.w_2 = nn.Linear(d_hidden, n_head, bias=False)
+        nn.init.xavier_uniform_(self.w_1.weight)
+        nn.init.xavier_uniform_(self.w_2.weight)
+
+    def forward(self, x, mask=None):
+        logits = self.w_2(torch.tanh(self.w_1(x)))  # (B, N, K)
+        if mask is not None:
+            logits = logits.masked_fill(mask.unsqueeze(-1), float("-inf"))
+        a = torch.softmax(logits, dim=1)
+        return torch.bmm(a.transpose(1, 2), x)
+
+
+class PIENet(nn.Module):
+    """Keys: attention.w_1.weight, attention.w_2.weight, fc.{weight,bias}, layer_norm.{weight,bias}.
+
+    r = Dropout(sigmoid(fc(attention(local)))) (B, K, d_out); out = LayerNorm(global + r).
+    Returns (out, r) like SetPredictionModule (r feeds the diversity term). fc: xavier_uniform, bias 0.
+    """
+
+    def __init__(self, n_embeds, d_in, d_out, d_h, dropout=0.0):
+        super().__init__()
+        self.num_embeds = n_embeds
+        self.attention = MultiHeadSelfAttention(n_embeds, d_in, d_h)
+        self.fc = nn.Linear(d_in, d_out)
+        self.dropout = nn.Dropout(dropout)
+        self.layer_norm = nn.LayerNorm(d_out)
+        nn.init.xavier_uniform_(self.fc.weight)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, local_feat, global_feat, pad_mask=None, k_pos=None):
+        r = self.dropout(torch.sigmoid(self.fc(self.attention(local_feat, pad_mask))))
+        out = self.layer_norm(global_feat.unsqueeze(1) + r)
+        return out, r
+
+
 class SequenceBN(nn.Module):
     """Key: bn.*  BatchNorm1d over all leading axes flattened (B*N tokens, padding included)."""
 
@@ -235,7 +282,10 @@ class EncoderImage(nn.Module):
         self.fc = nn.Linear(opt["img_dim"], D)
         self.mlp = MLP(D, D // 2, D)
         self.img_1x1_dropout = nn.Dropout(opt["img_1x1_dropout"])
-        self.spm = SetPredictionModule(opt["img_num_embeds"], D, D, opt)
+        if opt.get("arch", "slot") == "pvse":  # official: spm_input_dim (= D) in, hidden D // 2, no dropout
+            self.spm = PIENet(opt["img_num_embeds"], D, D, D // 2)
+        else:
+            self.spm = SetPredictionModule(opt["img_num_embeds"], D, D, opt)
 
     def spm_fc(self, x):
         h = self.fc(x)
@@ -260,7 +310,11 @@ class EncoderText(nn.Module):
         self.embed = nn.Embedding(opt["vocab_size"], W)
         self.rnn = nn.GRU(W, D, bidirectional=True, batch_first=True)
         self.dropout = nn.Dropout(opt["dropout"])
-        self.spm = SetPredictionModule(opt["txt_num_embeds"], W, D, opt)
+        self.pvse = opt.get("arch", "slot") == "pvse"
+        if self.pvse:  # official: word_dim in, hidden word_dim // 2, opt.dropout; no positional encoding
+            self.spm = PIENet(opt["txt_num_embeds"], W, D, W // 2, opt["dropout"])
+        else:
+            self.spm = SetPredictionModule(opt["txt_num_embeds"], W, D, opt)
 
     def forward(self, captions, lengths):
         n, T = captions.shape
@@ -270,7 +324,7 @@ class EncoderText(nn.Module):
         _, h_n = self.rnn(packed)              # (2, n, D), in the input (unsorted) order
         g = self.dropout((h_n[0] + h_n[1]) / 2)
         pad = pad_mask_from_lengths(T, lengths)
-        pe = sine_pe_1d(n, T, w.shape[-1], device=w.device)
+        pe = None if self.pvse else sine_pe_1d(n, T, w.shape[-1], device=w.device)
         out, r = self.spm(w, g, pad_mask=pad, k_pos=pe)
         return l2norm(out), r
 

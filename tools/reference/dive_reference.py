@@ -3,14 +3,14 @@
 
 Commands
   fixture  --out DIR --name NAME [--seed S --batch B --regions N --max_len T] [model options]
-  make_all [--out test/data/model]     writes the standard fixture set
+  make_all [--out test/data/model] [--only NAME ...]   the standard fixture set (or some of it)
   config   --out DIR --name NAME [model options]   only NAME.ini
   selftest                             property checks (pad masks, packed GRU, K=1)
   check    [--dir test/data/model]     reload the fixtures and recompute them
 The CLI option defaults are the tiny fixture dims with every dropout 0 (DEFAULT_OPTIONS in
 dive_model.py holds the official train_eval_coco.sh values).
 
-Model: tools/reference/dive_model.py (BUTD + bi-GRU, `--arch slot`, official semantics of
+Model: tools/reference/dive_model.py (BUTD + bi-GRU, `--arch slot` or `pvse`, official semantics of
 kdwonn/DivE @ f59bc1c, see /work/shared/MODEL_SPEC.md).  Checked numerically against the
 official code by tools/reference/verify_official.py (see the README there).
 
@@ -66,7 +66,11 @@ I=img_dim, H=heads*dim_head, F=ff_mult*D, K=num_embeds):
   txt_enc.spm.residual_norm.{weight,bias} [D]
   txt_enc.spm.agg_block.* as the image side, except
       layers.{i}.0.norm_context.{weight,bias} [W], layers.{i}.0.fn.to_k.weight / to_v.weight [H,W]
-(Verified: the official VSE loads our state_dict with strict=True and vice versa.)
+With `arch = pvse` (PIE-Net) the two `spm.*` subtrees are instead (Din = D for images, W for text;
+K = img/txt_num_embeds; d_h = Din // 2):
+  {img,txt}_enc.spm.attention.w_1.weight [d_h,Din], {img,txt}_enc.spm.attention.w_2.weight [K,d_h]
+  {img,txt}_enc.spm.fc.weight [D,Din], {img,txt}_enc.spm.fc.bias [D], {img,txt}_enc.spm.layer_norm.{weight,bias} [D]
+(Verified: the official VSE loads our state_dict with strict=True and vice versa, both archs.)
 """
 import argparse
 import json
@@ -214,18 +218,24 @@ STANDARD = [
     ("k4_d2_strict", dict(img_num_embeds=4, txt_num_embeds=4, spm_depth=2, pad_mask="strict"), 4, 3, 5, 7),
     ("k3_d2_noshare_mean", dict(img_num_embeds=3, txt_num_embeds=3, spm_depth=2, spm_weight_sharing=False,
                                 max_violation=False), 5, 3, 4, 6),
+    ("pvse_k4", dict(arch="pvse", img_num_embeds=4, txt_num_embeds=4), 7, 3, 5, 7),
 ]
 FULL_DIMS = ("full_dims_d1", dict(vocab_size=20, spm_depth=1, dropout=0.0, img_1x1_dropout=0.0), 6, 2, 3, 5)
 FULL_DIMS_LIMIT = 6 * 1024 * 1024
 
 
-def make_all(out_dir):
+def make_all(out_dir, only=None):
     total = 0
     for name, over, seed, B, N, T in STANDARD:
+        if only and name not in only:
+            continue
         opt = dict(DEFAULT_OPTIONS, **TINY)
         opt.update(over)
         total += write_fixture(out_dir, name, opt, seed, B, N, T)
     name, over, seed, B, N, T = FULL_DIMS
+    if only and name not in only:
+        print(f"total {total} bytes in {out_dir}")
+        return
     opt = dict(DEFAULT_OPTIONS, **over)
     n_sd, n_grad = param_count(opt)
     est = n_sd + n_grad
@@ -340,13 +350,14 @@ def main(argv=None):
     ma = sub.add_parser("make_all")
     ma.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                   "..", "..", "test", "data", "model"))
+    ma.add_argument("--only", nargs="+", metavar="NAME", help="write only these standard fixtures")
     a = ap.parse_args(argv)
     if a.cmd == "check":
         sys.exit(0 if check_dir(os.path.normpath(a.dir)) else 1)
     elif a.cmd == "selftest":
         sys.exit(0 if selftest() else 1)
     elif a.cmd == "make_all":
-        make_all(os.path.normpath(a.out))
+        make_all(os.path.normpath(a.out), a.only)
     elif a.cmd == "config":
         os.makedirs(a.out, exist_ok=True)
         with open(os.path.join(a.out, a.name + ".ini"), "w") as f:

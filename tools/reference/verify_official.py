@@ -9,7 +9,8 @@ similarity.py / option.py are imported unchanged; only their environment is stub
 `torchvision` and `transformers` are empty modules, and `Tensor.cuda` is the identity so the
 CUDA-only calls run on the CPU.  The official hard-coded sizes are used (img_dim 2048,
 4 heads x 512) with small embed_size/word_dim/vocab, the options of train_eval_coco.sh,
-and all dropouts 0.  Checked, in train mode (one step, BN batch stats) and eval mode:
+and all dropouts 0; `--arch slot` and `--arch pvse` (PIE-Net).  Checked, in train mode
+(one step, BN batch stats) and eval mode:
   * the state_dict key sets and shapes are identical (load_state_dict strict=True both ways),
   * embeddings, set predictions, i2t/t2i/mmd/unif losses, total loss, every gradient and
     the BN running stats after the step agree (max abs error printed, must be < 1e-4 rel).
@@ -67,6 +68,7 @@ def official_opt(base, ours):
     o.img_num_embeds, o.txt_num_embeds = ours["img_num_embeds"], ours["txt_num_embeds"]
     o.spm_depth, o.spm_weight_sharing = ours["spm_depth"], ours["spm_weight_sharing"]
     o.max_violation = ours["max_violation"]
+    o.arch = ours.get("arch", "slot")
     o.dropout = o.img_1x1_dropout = 0.0
     o.wemb_type = "none"
     o.amp = False
@@ -75,6 +77,8 @@ def official_opt(base, ours):
 
 def compare(tag, a, b, worst):
     a, b = a.detach().double(), b.detach().double()
+    if a.shape != b.shape and a.numel() == b.numel() and a.dim() == 3 and a.shape[1] == 1:
+        b = b.reshape(a.shape)  # official PIENet with K = 1 squeezes the set axis: (B, D)
     assert a.shape == b.shape, (tag, a.shape, b.shape)
     err = (a - b).abs().max().item() if a.numel() else 0.0
     # gradients that are analytically 0 (e.g. fc1.bias before BN) are rounding noise: floor 1e-3
@@ -162,7 +166,9 @@ def main():
     variants = [dict(), dict(img_num_embeds=2, txt_num_embeds=2, spm_depth=1),
                 dict(img_num_embeds=1, txt_num_embeds=1, spm_depth=2),
                 dict(spm_depth=2, spm_weight_sharing=False, max_violation=False),
-                dict(img_num_embeds=3, txt_num_embeds=2, spm_depth=2)]
+                dict(img_num_embeds=3, txt_num_embeds=2, spm_depth=2),
+                dict(arch="pvse"), dict(arch="pvse", img_num_embeds=2, txt_num_embeds=3),
+                dict(arch="pvse", img_num_embeds=1, txt_num_embeds=1, max_violation=False)]
     worst = 0.0
     for s in range(a.seeds):
         for v in variants:
