@@ -93,7 +93,7 @@ EncoderOutput TextEncoder::forward(const Tensor& captions, const Tensor& lengths
              captions.str());
   int64_t C = captions.size(0), T = captions.size(1);
   Tensor w = dropout(embed->forward(captions), cfg.dropout, is_training());  // [C, T, word_dim]
-  nn::GRUOutput r = rnn->forward(w, lengths);
+  nn::GRUOutput r = rnn->forward(w, lengths, false);  // only h_n is used
   Tensor g = cfg.gpo_rnn ? scale_shift(add(r.h_n.select(0, 0), r.h_n.select(0, 1)), 0.5)  // [C, H]
                          : r.h_n.permute({1, 0, 2}).reshape({C, -1});
   g = dropout(g, cfg.dropout, is_training());

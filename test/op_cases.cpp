@@ -2,6 +2,7 @@
 // test_ops.cpp). Add a line here when you add an op.
 #include <limits>
 
+#include "lib/ops/rnn.h"
 #include "test/op_harness.h"
 
 namespace dive::test {
@@ -157,6 +158,13 @@ std::vector<OpCase> build() {
          add_scaled_(a, x[1], -0.25);
          return a;
        }, 1e-6, 0, false});
+  push({"gru_cell", {O::gru_cell, O::gru_cell_backward}, {{{3, 6}}, {{3, 6}, N, T}, {{3, 2}}, mask({3})},
+       [](const V& x) { return gru_cell(x[0], x[1], x[2], x[3]); }});
+  push({"gru_sequence_reverse", {O::gru_cell, O::gru_cell_backward, O::matmul}, {{{3, 2, 6}}, {{6, 2}}, {{6}}, mask({3, 2})},
+       [](const V& x) {
+         auto [hs, hn] = gru_sequence(x[0], x[1], x[2], x[3], true);
+         return cat({hs.reshape({-1}), scale_shift(hn, 2.0).reshape({-1})}, 0);
+       }});
   push({"adam_", {O::adam_}, {nograd({{3, 4}}), nograd({{3, 4}}), nograd({{3, 4}}), nograd({{3, 4}, P})},
        [](const V& x) {
          // two AdamW steps and one Adam step on copies of (param, m, v); returns the final values

@@ -84,6 +84,35 @@ BOOST_AUTO_TEST_CASE(gru_packed_semantics_match_running_each_sequence_alone) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(gru_fused_equals_composite) {
+  manual_seed(13);
+  nn::GRU gru(3, 4, true);
+  Tensor x = Tensor::randn({4, 6, 3});
+  Tensor lengths = Tensor::from_vector<int64_t>({6, 2, 5, 1}, {4});
+  Tensor w = Tensor::randn({4, 6, 8}), wh = Tensor::randn({2, 4, 4});
+  std::vector<std::vector<float>> grads[2];
+  Tensor outs[2], hns[2];
+  for (int fused = 0; fused < 2; ++fused) {
+    for (auto& p : gru.parameters()) p.zero_grad();
+    Tensor xi = x.detach();
+    xi.set_requires_grad(true);
+    auto o = fused ? gru.forward(xi, lengths) : gru.forward_composite(xi, lengths);
+    add(sum(mul(o.output, w)), sum(mul(o.h_n, wh))).backward();
+    outs[fused] = o.output.detach();
+    hns[fused] = o.h_n.detach();
+    for (auto& p : gru.parameters()) grads[fused].push_back(p.grad().to_vector<float>());
+    grads[fused].push_back(xi.grad().to_vector<float>());
+  }
+  auto close = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])) / (1 + std::fabs(b[i])));
+    return worst;
+  };
+  BOOST_TEST(close(outs[1].to_vector<float>(), outs[0].to_vector<float>()) < 1e-5);
+  BOOST_TEST(close(hns[1].to_vector<float>(), hns[0].to_vector<float>()) < 1e-5);
+  for (size_t k = 0; k < grads[0].size(); ++k) BOOST_TEST(close(grads[1][k], grads[0][k]) < 1e-5, "gradient " << k);
+}
+
 BOOST_AUTO_TEST_CASE(gru_gradcheck_f64) {
   manual_seed(12);
   nn::GRU gru(2, 3, true);

@@ -36,4 +36,37 @@ DIVE_HD void adam_update(T& p, T g, T& m, T& v, T lr, T b1, T b2, T eps, T wd, T
   p = p - (lr / bc1) * (m / denom);
 }
 
+// GRU cell (PyTorch gate order r, z, n; n uses r * (W_hn h + b_hn)) for one hidden unit: pre-activations
+// gi_* = W_i* x + b_i*, gh_* = W_h* h + b_h*. A step past the sequence's length (valid = false) keeps h.
+template <class T>
+DIVE_HD void gru_cell_forward(T gir, T giz, T gin, T ghr, T ghz, T ghn, T h, bool valid, T& h_out, T& r, T& z, T& n) {
+  r = T(1) / (T(1) + exp(-(gir + ghr)));
+  z = T(1) / (T(1) + exp(-(giz + ghz)));
+  n = tanh(gin + r * ghn);
+  h_out = valid ? n + z * (h - n) : h;
+}
+
+// Its backward from g = dL/dh_out and the saved r, z, n, gh_n: gradients of the six pre-activations
+// and of h.
+template <class T>
+DIVE_HD void gru_cell_backward(T g, T r, T z, T n, T ghn, T h, bool valid, T& d_ir, T& d_iz, T& d_in, T& d_hr, T& d_hz,
+                               T& d_hn, T& dh) {
+  if (!valid) {
+    d_ir = d_iz = d_in = d_hr = d_hz = d_hn = T(0);
+    dh = g;
+    return;
+  }
+  T dn = g * (T(1) - z), dz = g * (h - n);
+  dh = g * z;
+  T dpn = dn * (T(1) - n * n);
+  T dpz = dz * z * (T(1) - z);
+  T dpr = dpn * ghn * r * (T(1) - r);
+  d_ir = dpr;
+  d_iz = dpz;
+  d_in = dpn;
+  d_hr = dpr;
+  d_hz = dpz;
+  d_hn = dpn * r;
+}
+
 }  // namespace dive::kmath

@@ -1,12 +1,13 @@
-// The GRU as a composite of differentiable ops: one GEMM for the input projections of all steps, then
-// per step h' = (1 - z) * n + z * h with r, z, n from PyTorch's equations. Steps past a sequence's
-// length leave its state unchanged (masked with where), which gives packed-sequence semantics
-// without sorting.
+// The GRU: one GEMM for the input projections of all steps, then per step h' = (1 - z) * n + z * h with
+// r, z, n from PyTorch's equations. Steps past a sequence's length leave its state unchanged, which gives
+// packed-sequence semantics without sorting. forward() runs the fused gru_sequence op; forward_composite()
+// builds the same from primitives and is the test oracle for it.
 #include "lib/nn/gru.h"
 
 #include <cmath>
 
 #include "lib/ops/ops.h"
+#include "lib/ops/rnn.h"
 
 namespace dive::nn {
 
@@ -53,20 +54,52 @@ std::pair<std::vector<Tensor>, Tensor> run_direction(const Tensor& x, const Tens
 
 }  // namespace
 
-GRUOutput GRU::forward(const Tensor& x, const Tensor& lengths) const {
+namespace {
+
+// valid [B, T] bool: t < length[b]; checks the lengths.
+Tensor valid_mask(const Tensor& x, const Tensor& lengths, int64_t input_size) {
   DIVE_CHECK(x.dim() == 3 && x.size(2) == input_size, "GRU: input must be [B, T, ", input_size, "], got ", x.str());
   int64_t B = x.size(0), T = x.size(1);
   DIVE_CHECK(lengths.dim() == 1 && lengths.size(0) == B && is_index(lengths.dtype()), "GRU: lengths must be i64 [", B,
              "], got ", lengths.str());
   std::vector<int64_t> len = lengths.to(DType::i64).to_vector<int64_t>();
-  for (int64_t b = 0; b < B; ++b)
+  std::vector<uint8_t> v(static_cast<size_t>(B * T));
+  for (int64_t b = 0; b < B; ++b) {
     DIVE_CHECK(len[size_t(b)] >= 1 && len[size_t(b)] <= T, "GRU: length ", len[size_t(b)], " of sequence ", b,
                " outside [1, ", T, "]");
-  std::vector<uint8_t> v(size_t(B * T));
-  for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T; ++t) v[size_t(b * T + t)] = t < len[size_t(b)];
-  Tensor valid = Tensor::from_raw(v.data(), {B, T}, DType::boolean, x.device());
+  }
+  return Tensor::from_raw(v.data(), {B, T}, DType::boolean, x.device());
+}
 
+}  // namespace
+
+GRUOutput GRU::forward(const Tensor& x, const Tensor& lengths, bool with_output) const {
+  Tensor valid_tb = valid_mask(x, lengths, input_size).t().contiguous();  // [T, B]
+  Tensor xt = x.transpose(0, 1);                                           // [T, B, I]
+  auto direction = [&](const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh, bool rev) {
+    return gru_sequence(linear(xt, w_ih, b_ih), w_hh, b_hh, valid_tb, rev);
+  };
+  auto [fs, fh] = direction(weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, false);
+  std::vector<Tensor> states{fs}, finals{fh};
+  if (bidirectional) {
+    auto [rs, rh] = direction(weight_ih_l0_reverse, weight_hh_l0_reverse, bias_ih_l0_reverse, bias_hh_l0_reverse, true);
+    states.push_back(rs);
+    finals.push_back(rh);
+  }
+  GRUOutput out;
+  out.h_n = stack(finals, 0);
+  if (with_output) {
+    Tensor m = valid_tb.unsqueeze(2);  // [T, B, 1]
+    std::vector<Tensor> ys;
+    for (auto& s : states) ys.push_back(where(m, s, scalar_like(s, 0.0)).transpose(0, 1));  // [B, T, H]
+    out.output = ys.size() == 1 ? ys[0].contiguous() : cat(ys, 2);
+  }
+  return out;
+}
+
+GRUOutput GRU::forward_composite(const Tensor& x, const Tensor& lengths) const {
+  Tensor valid = valid_mask(x, lengths, input_size);
   auto [fo, fh] = run_direction(x, valid, weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, false);
   GRUOutput out;
   if (!bidirectional) {

@@ -15,8 +15,11 @@ struct GRUOutput {
 class GRU : public Module {
  public:
   GRU(int64_t input_size, int64_t hidden_size, bool bidirectional);
-  // x [B, T, I]; lengths i64 [B] with 1 <= length <= T (on any device).
-  GRUOutput forward(const Tensor& x, const Tensor& lengths) const;
+  // x [B, T, I]; lengths i64 [B] with 1 <= length <= T (on any device). Uses the fused sequence op
+  // (gru_sequence); `with_output = false` skips assembling the per-step outputs.
+  GRUOutput forward(const Tensor& x, const Tensor& lengths, bool with_output = true) const;
+  // The same from per-step primitives (linear, sigmoid, tanh, where): the reference for the fused path.
+  GRUOutput forward_composite(const Tensor& x, const Tensor& lengths) const;
 
   int64_t input_size, hidden_size;
   bool bidirectional;

@@ -20,5 +20,7 @@ void register_layer_norm(KernelTable& t);
 void register_batch_norm(KernelTable& t);
 void register_reduce(KernelTable& t);
 void register_indexing(KernelTable& t);
+// rnn.cpp
+void register_rnn(KernelTable& t);
 
 }  // namespace dive::cpu

@@ -11,6 +11,7 @@
 //   index_select, index_add, gather, scatter_add                     (index_add/scatter_add must stay
 //                                                                     deterministic: no float atomics)
 //   cat, pad
+//   gru_cell, gru_cell_backward                                      (own elementwise kernels)
 #include "lib/backend/cuda/context.h"
 #include "lib/ops/dispatch.h"
 

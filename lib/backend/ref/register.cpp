@@ -8,6 +8,7 @@ void register_reduce(KernelTable& t);
 void register_linalg(KernelTable& t);
 void register_nn(KernelTable& t);
 void register_indexing(KernelTable& t);
+void register_rnn(KernelTable& t);
 }  // namespace ref
 
 void register_ref_kernels(KernelTable& t) {
@@ -16,6 +17,7 @@ void register_ref_kernels(KernelTable& t) {
   ref::register_linalg(t);
   ref::register_nn(t);
   ref::register_indexing(t);
+  ref::register_rnn(t);
 }
 
 }  // namespace dive
