@@ -96,6 +96,13 @@ void OptionSet::set(const std::string& name, const std::string& raw, const std::
 void OptionSet::load_ini(const std::string& path) {
   std::ifstream in(path);
   DIVE_CHECK(in.good(), "config file '", path, "' cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  load_ini_text(ss.str(), path);
+}
+
+void OptionSet::load_ini_text(const std::string& text, const std::string& source, bool lenient) {
+  std::istringstream in(text);
   std::string line;
   int lineno = 0;
   while (std::getline(in, line)) {
@@ -105,9 +112,11 @@ void OptionSet::load_ini(const std::string& path) {
     line = trim(line);
     if (line.empty() || line[0] == '[') continue;  // blank, comment or [section]
     auto eq = line.find('=');
-    std::string where = path + ":" + std::to_string(lineno);
+    std::string where = source + ":" + std::to_string(lineno);
     DIVE_CHECK(eq != std::string::npos, where, ": expected 'name = value', got '", line, "'");
-    set(trim(line.substr(0, eq)), line.substr(eq + 1), where);
+    std::string name = trim(line.substr(0, eq));
+    if (lenient && !opts_.count(name)) continue;
+    set(name, line.substr(eq + 1), where);
   }
 }
 

@@ -68,6 +68,9 @@ class OptionSet {
   void set(const std::string& name, const std::string& value, const std::string& where);
   // name = value lines, '#' comments, blank lines; booleans true/false (also 1/0, yes/no).
   void load_ini(const std::string& path);
+  // The same from text; `source` names it in messages. Unknown names are skipped when lenient (for the
+  // options stored in a checkpoint, which include training flags a command may not have).
+  void load_ini_text(const std::string& text, const std::string& source, bool lenient = false);
   // Parses argv: "--name value", "--name=value", "--flag" (booleans), "--no_flag". `--config FILE` is
   // loaded first wherever it appears, so flags on the command line win. Returns the non-option args.
   std::vector<std::string> parse_args(const std::vector<std::string>& args);
