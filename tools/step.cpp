@@ -1,13 +1,65 @@
 #include "tools/step.h"
 
+#include <cmath>
 #include <cstdio>
 #include <set>
+#include <vector>
 
 #include "lib/io/safetensors.h"
 #include "lib/ops/ops.h"
 #include "tools/commands.h"
 
 namespace dive::tools {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+Tensor deterministic_values(const std::string& key, const Shape& shape, int64_t k) {
+  if (ends_with(key, "num_batches_tracked")) return Tensor::zeros(shape, DType::i64);
+  const int64_t n = shape_numel(shape);
+  std::vector<float> v(size_t(n), 0.f);
+  const bool mean = ends_with(key, ".running_mean"), var = ends_with(key, ".running_var");
+  const bool matrix = shape.size() >= 2, norm_weight = shape.size() == 1 && ends_with(key, ".weight");
+  const double fan_in = matrix ? std::sqrt(double(shape.back())) : 1.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double s = std::sin(double(7311 * i + 13700 * k) / 10000.0);
+    double x;
+    if (mean) x = s / 10.0;
+    else if (var) x = 1.0 + std::fabs(s) / 2.0;
+    else if (matrix) x = s / fan_in;
+    else if (norm_weight) x = 1.0 + s / 10.0;
+    else x = s / 10.0;
+    v[size_t(i)] = float(x);
+  }
+  return Tensor::from_vector(v, shape);
+}
+
+}  // namespace
+
+void deterministic_init(nn::Module& m) {
+  const std::map<std::string, Tensor> sd = m.state_dict();  // sorted by key, byte order (= Python sorted())
+  std::vector<std::pair<Tensor, Tensor>> done;               // (model tensor, its values)
+  std::map<std::string, Tensor> values;
+  int64_t k = 0;
+  for (const auto& [key, t] : sd) {
+    Tensor v;
+    for (const auto& [seen, val] : done)
+      if (seen.same(t)) {
+        v = val;  // a shared tensor: the values of its first key
+        break;
+      }
+    if (!v.defined()) {
+      v = deterministic_values(key, t.shape(), k);
+      done.emplace_back(t, v);
+    }
+    values[key] = v;
+    ++k;
+  }
+  m.load_state_dict(values);
+}
 
 std::map<std::string, Tensor> run_step(const model::ModelConfig& cfg, const std::string& weights_path,
                                        const std::string& batch_path, Device dev, bool eval) {
@@ -18,8 +70,15 @@ std::map<std::string, Tensor> run_step(const model::ModelConfig& cfg, const std:
   } catch (const Error& e) {
     DIVE_FAIL(weights_path, ": ", e.what());
   }
+  return run_step(m, batch_path, dev, eval);
+}
+
+std::map<std::string, Tensor> run_step(model::DiveModel& m, const std::string& batch_path, Device dev, bool eval) {
+  const model::ModelConfig& cfg = m.cfg;
   m.to(dev);
   auto batch = model::prepare_batch(io::load_safetensors(batch_path, kCPU).tensors, cfg, dev, batch_path);
+  DType dt = m.parameters().front().dtype();  // a model converted to f64 gets f64 images
+  if (batch.images.dtype() != dt) batch.images = batch.images.to(dt);
   std::map<std::string, Tensor> out;
   if (eval) {
     m.eval();
@@ -56,25 +115,35 @@ int cmd_step(const std::vector<std::string>& args) {
   model::ModelConfig cfg;
   model::OptionSet opts;
   model::add_model_options(opts, cfg);
-  std::string weights, batch, out, device = "cpu";
+  std::string weights, batch, out, device = "cpu", init;
   bool eval = false, help = false;
   opts.add("weights", &weights, "model weights (safetensors, official state_dict names)");
   opts.add("batch", &batch, "batch (safetensors: images, img_lengths, captions, cap_lengths)");
+  opts.add("init", &init, "'deterministic': closed-form weights (tools/reference/det_init.py) instead of --weights");
   opts.add("out", &out, "output safetensors file");
   opts.add("device", &device, "ref, cpu, cuda or cuda:N");
   opts.add("eval", &eval, "eval mode: embeddings only, BatchNorm running statistics");
   opts.add("help", &help, "show the flags");
   auto rest = opts.parse_args(args);
   if (help) {
-    std::printf("usage: dive step --config C.ini --weights W --batch B --out O [--device D] [--eval]\n%s",
+    std::printf("usage: dive step --config C.ini (--weights W | --init deterministic) --batch B --out O"
+                " [--device D] [--eval]\n%s",
                 opts.help().c_str());
     return 0;
   }
   DIVE_CHECK(rest.empty(), "step: unexpected argument '", rest.empty() ? "" : rest[0], "'");
-  DIVE_CHECK(!weights.empty(), "step: --weights is required");
+  DIVE_CHECK(init.empty() || init == "deterministic", "step: --init must be 'deterministic', not '", init, "'");
+  DIVE_CHECK(init.empty() != weights.empty(), "step: give exactly one of --weights and --init deterministic");
   DIVE_CHECK(!batch.empty(), "step: --batch is required");
   DIVE_CHECK(!out.empty(), "step: --out is required");
-  auto result = run_step(cfg, weights, batch, Device::parse(device), eval);
+  std::map<std::string, Tensor> result;
+  if (init.empty()) {
+    result = run_step(cfg, weights, batch, Device::parse(device), eval);
+  } else {
+    model::DiveModel m(cfg);
+    deterministic_init(m);
+    result = run_step(m, batch, Device::parse(device), eval);
+  }
   io::save_safetensors(out, result, {{"tool", "dive step"}, {"device", device}});
   if (result.count("loss"))
     std::printf("loss %.6f (i2t %.6f, t2i %.6f, mmd %.6f, unif %.6f); wrote %zu tensors to %s\n",

@@ -3,7 +3,10 @@
 
 Commands
   fixture  --out DIR --name NAME [--seed S --batch B --regions N --max_len T] [model options]
+  fixture  --deterministic-init ...    compact fixture: formula weights (det_init.py), no weights file,
+                                       gradient summaries instead of gradients (see below)
   make_all [--out test/data/model] [--only NAME ...]   the standard fixture set (or some of it)
+  make_default [--out test/data/model_default]   the default-dims fixture (default_dims.*)
   config   --out DIR --name NAME [model options]   only NAME.ini
   selftest                             property checks (pad masks, packed GRU, K=1)
   check    [--dir test/data/model]     reload the fixtures and recompute them
@@ -37,6 +40,18 @@ torch_version, seed, batch, regions, max_len, options (JSON), perturb):
                              eval.img_emb, eval.txt_emb  model.eval() on the same batch with the
                                             weights/running stats of NAME.weights (computed before the step)
   NAME.ini                   the options, `name = value`, booleans true/false.
+
+Compact fixtures (`fixture --deterministic-init`, `make_default`; for dims whose weights and gradients
+would be hundreds of MB): no NAME.weights file, every state_dict entry is set by the closed-form
+formula in det_init.py (C++ twin: dive::tools::deterministic_init); the batch is drawn from
+torch.Generator().manual_seed(seed); the step is computed in float64 (f32 weights/batch upcast), tensors
+stored as F32, loss terms F64; NAME.expected holds everything above EXCEPT grad.<param>, and
+  gradsum.<param>  F64 [3] = (||g||, <g,P1>, <g,P2>), P1[i] = sin(0.3i+0.1), P2[i] = cos(0.17i) over
+                   the row-major flattened gradient (computed in float64)
+  gradproj.<param> F64 [2] = (<g,R1>, <g,R2>), R_j pseudo-random signs from splitmix64 (det_init.py)
+  gradnoise.<param> F64 [], ||g_f32 - g_f64|| of the same PyTorch step in float32 (rounding scale)
+  initbits.<key>   I64 [2], an exact checksum of the float32 bits of each distinct initial floating
+                   tensor (first key of a shared one): both sides must compute identical weights.
 
 Random init: torch.manual_seed(seed), PyTorch default init of every module (as the official
 code), then (unless --no-perturb) norm parameters are perturbed so that they are exercised:
@@ -82,6 +97,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dive_model import DEFAULT_OPTIONS, DivE, dive_loss  # noqa: E402
 from st_io import save_safetensors  # noqa: E402
+import det_init  # noqa: E402
 
 TINY = dict(img_dim=32, embed_size=16, word_dim=12, vocab_size=50, spm_heads=2, spm_dim_head=8,
             dropout=0.0, img_1x1_dropout=0.0, res_act_local_dropout=0.0, res_act_global_dropout=0.0)
@@ -340,6 +356,8 @@ def main(argv=None):
     fx.add_argument("--regions", type=int, default=5)
     fx.add_argument("--max_len", type=int, default=7)
     fx.add_argument("--no-perturb", dest="perturb", action="store_false")
+    fx.add_argument("--deterministic-init", dest="det_init", action="store_true",
+                    help="formula weights (det_init.py), compact expected file, no weights file")
     fx.add_argument("--config", dest="config", action="store_true", default=True,
                     help="also write NAME.ini (default on)")
     fx.add_argument("--no-config", dest="config", action="store_false")
@@ -351,6 +369,9 @@ def main(argv=None):
     ma.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                   "..", "..", "test", "data", "model"))
     ma.add_argument("--only", nargs="+", metavar="NAME", help="write only these standard fixtures")
+    md = sub.add_parser("make_default")
+    md.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                  "..", "..", "test", "data", "model_default"))
     a = ap.parse_args(argv)
     if a.cmd == "check":
         sys.exit(0 if check_dir(os.path.normpath(a.dir)) else 1)
@@ -358,10 +379,15 @@ def main(argv=None):
         sys.exit(0 if selftest() else 1)
     elif a.cmd == "make_all":
         make_all(os.path.normpath(a.out), a.only)
+    elif a.cmd == "make_default":
+        det_init.make_default(os.path.normpath(a.out))
     elif a.cmd == "config":
         os.makedirs(a.out, exist_ok=True)
         with open(os.path.join(a.out, a.name + ".ini"), "w") as f:
             f.write(ini_text(options_from_args(a)))
+    elif a.det_init:
+        det_init.write_compact(a.out, a.name, options_from_args(a), a.seed, a.batch, a.regions, a.max_len,
+                               write_ini=a.config)
     else:
         write_fixture(a.out, a.name, options_from_args(a), a.seed, a.batch, a.regions, a.max_len,
                       perturb=a.perturb, write_ini=a.config)
