@@ -12,7 +12,8 @@ void usage() {
   std::printf(
       "usage: dive <command> [flags]\n\n"
       "commands:\n"
-      "  step   one training step's forward and backward (or --eval embeddings) from safetensors inputs\n\n"
+      "  step   one training step's forward and backward (or --eval embeddings) from safetensors inputs\n"
+      "  synth  write the synthetic multi-object demo dataset (precomp features, PNGs, Karpathy JSON)\n\n"
       "run 'dive <command> --help' for the flags of a command\n");
 }
 }  // namespace
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   try {
     if (cmd == "step") return dive::tools::cmd_step(args);
+    if (cmd == "synth") return dive::tools::cmd_synth(args);
     std::fprintf(stderr, "error: unknown command '%s'\n", cmd.c_str());
     usage();
     return 2;
