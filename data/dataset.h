@@ -78,7 +78,7 @@ class PrecompDataset {
   std::shared_ptr<Impl> impl_;
 };
 
-// Official split mapping (--data_name): coco_butd: train/dev/testall; f30k_butd: train/dev/test.
+// Official split mapping (--data_name): coco_butd: train/dev/testall; f30k_butd (and synth): train/dev/test.
 std::string split_name(const std::string& data_name, const std::string& role);  // role: train | val | test
 
 // ---- batches --------------------------------------------------------------------------------------

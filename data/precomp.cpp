@@ -112,8 +112,8 @@ std::string PrecompDataset::describe() const {
 }
 
 std::string split_name(const std::string& data_name, const std::string& role) {
-  bool coco = data_name == "coco_butd", f30k = data_name == "f30k_butd";
-  DIVE_CHECK(coco || f30k, "split_name: unknown data_name '", data_name, "' (expected coco_butd or f30k_butd)");
+  bool coco = data_name == "coco_butd", other = data_name == "f30k_butd" || data_name == "synth";
+  DIVE_CHECK(coco || other, "split_name: unknown data_name '", data_name, "' (expected coco_butd, f30k_butd or synth)");
   if (role == "train") return "train";
   if (role == "val") return "dev";
   if (role == "test") return coco ? "testall" : "test";

@@ -12,6 +12,8 @@ void usage() {
   std::printf(
       "usage: dive <command> [flags]\n\n"
       "commands:\n"
+      "  train  train DivE on BUTD precomp data (official flags; progress, validation, checkpoints, --resume)\n"
+      "  eval   recall table (R@1/5/10, medr, meanr, RSUM; COCO 1K and 5K) of a checkpoint on a split\n"
       "  step   one training step's forward and backward (or --eval embeddings) from safetensors inputs\n"
       "  synth  write the synthetic multi-object demo dataset (precomp features, PNGs, Karpathy JSON)\n\n"
       "run 'dive <command> --help' for the flags of a command\n");
@@ -29,6 +31,8 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "step") return dive::tools::cmd_step(args);
     if (cmd == "synth") return dive::tools::cmd_synth(args);
+    if (cmd == "train") return dive::tools::cmd_train(args);
+    if (cmd == "eval") return dive::tools::cmd_eval(args);
     std::fprintf(stderr, "error: unknown command '%s'\n", cmd.c_str());
     usage();
     return 2;

@@ -1,0 +1,90 @@
+#include "tools/session.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "lib/ops/ops.h"
+
+namespace dive::tools {
+
+model::Batch to_model_batch(const data::Batch& b, Device dev) {
+  return {b.images.to(dev), b.img_lengths.to(dev), b.captions.to(dev), b.cap_lengths.to(dev)};
+}
+
+Encoded encode_split(model::DiveModel& m, const data::PrecompDataset& ds, const data::Vocabulary& vocab, Device dev,
+                     int64_t batch, bool progress) {
+  m.eval();
+  NoGradGuard ng;
+  int64_t N = ds.num_images(), C = ds.num_captions();
+  std::vector<Tensor> imgs, txts;
+  Progress bar("encode", N + C);
+  for (int64_t i = 0; i < N; i += batch) {
+    int64_t n = std::min(batch, N - i);
+    std::vector<Tensor> rows;
+    for (int64_t k = 0; k < n; ++k) rows.push_back(ds.image(i + k));
+    Tensor x = stack(rows, 0).to(dev);
+    Tensor len = Tensor::full({n}, double(ds.regions()), DType::i64, dev);
+    imgs.push_back(m.encode_images(x, len).emb.to(kCPU));
+    if (progress) bar.update(i + n);
+  }
+  for (int64_t j = 0; j < C; j += batch) {
+    int64_t n = std::min(batch, C - j);
+    std::vector<std::vector<int64_t>> ids;
+    int64_t T = 0;
+    for (int64_t k = 0; k < n; ++k) {
+      ids.push_back(vocab.encode(ds.caption(j + k)));
+      T = std::max<int64_t>(T, int64_t(ids.back().size()));
+    }
+    std::vector<int64_t> flat(static_cast<size_t>(n * T), 0), lens;
+    for (int64_t k = 0; k < n; ++k) {
+      std::copy(ids[size_t(k)].begin(), ids[size_t(k)].end(), flat.begin() + k * T);
+      lens.push_back(int64_t(ids[size_t(k)].size()));
+    }
+    Tensor caps = Tensor::from_vector(flat, {n, T}, dev), cl = Tensor::from_vector(lens, {n}, dev);
+    txts.push_back(m.encode_captions(caps, cl).emb.to(kCPU));
+    if (progress) bar.update(N + j + n);
+  }
+  if (progress) bar.finish();
+  return {cat(imgs, 0), cat(txts, 0)};
+}
+
+std::vector<std::pair<std::string, model::RecallMetrics>> evaluate(const model::ModelConfig& c, const Encoded& e) {
+  Tensor s = model::similarity_matrix(e.img, e.txt, c.eval_similarity, c.temperature, c.denominator);
+  std::vector<std::pair<std::string, model::RecallMetrics>> rows;
+  int64_t N = s.size(0);
+  if (N == 5000) rows.emplace_back("COCO 1K", model::recall_metrics_folds(s, 1000));
+  rows.emplace_back(N == 5000 ? "COCO 5K" : std::to_string(N) + " images", model::recall_metrics(s));
+  return rows;
+}
+
+std::string format_duration(double s) {
+  char buf[32];
+  int64_t t = int64_t(s + 0.5);
+  if (t >= 3600) std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", (long long)(t / 3600), (long long)(t / 60 % 60), (long long)(t % 60));
+  else std::snprintf(buf, sizeof buf, "%02lld:%02lld", (long long)(t / 60), (long long)(t % 60));
+  return buf;
+}
+
+Progress::Progress(std::string what, int64_t total)
+    : what_(std::move(what)), total_(total), start_(std::chrono::steady_clock::now()), tty_(isatty(fileno(stderr))) {}
+
+void Progress::update(int64_t done, const std::string& extra) {
+  double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double frac = total_ > 0 ? double(done) / double(total_) : 1.0;
+  double eta = frac > 0 ? el * (1 - frac) / frac : 0;
+  const int width = 24;
+  std::string bar(size_t(width * frac), '=');
+  bar.resize(width, ' ');
+  std::fprintf(stderr, "%s%s [%s] %lld/%lld %s ETA %s %s%s", tty_ ? "\r" : "", what_.c_str(), bar.c_str(),
+               (long long)done, (long long)total_, format_duration(el).c_str(), format_duration(eta).c_str(),
+               extra.c_str(), tty_ ? "\033[K" : "\n");
+  std::fflush(stderr);
+}
+
+void Progress::finish(const std::string& extra) {
+  update(total_, extra);
+  if (tty_) std::fprintf(stderr, "\n");
+}
+
+}  // namespace dive::tools

@@ -1,0 +1,42 @@
+// Shared pieces of the dive commands that join data/ and model/: converting batches, encoding a whole
+// split in eval mode, and the progress line.
+#pragma once
+#include <chrono>
+#include <string>
+
+#include "data/dataset.h"
+#include "model/retrieval.h"
+#include "model/vse.h"
+
+namespace dive::tools {
+
+model::Batch to_model_batch(const data::Batch& b, Device dev);
+
+struct Encoded {
+  Tensor img;  // [N, K, D] on the host
+  Tensor txt;  // [5N, K, D] on the host
+};
+// Eval-mode embeddings of every image and caption of a split (captions in dataset order, in batches of
+// `batch` as the official eval loader).
+Encoded encode_split(model::DiveModel& m, const data::PrecompDataset& ds, const data::Vocabulary& vocab, Device dev,
+                     int64_t batch = 256, bool progress = false);
+// Recall on a split: COCO 5K folds when the split has 5000 images ("1K" and "5K" rows), else one row.
+std::vector<std::pair<std::string, model::RecallMetrics>> evaluate(const model::ModelConfig& c, const Encoded& e);
+
+// A one-line progress display with rate and ETA ("\r" on a terminal, a line per update otherwise).
+class Progress {
+ public:
+  Progress(std::string what, int64_t total);
+  void update(int64_t done, const std::string& extra = "");
+  void finish(const std::string& extra = "");
+
+ private:
+  std::string what_;
+  int64_t total_;
+  std::chrono::steady_clock::time_point start_;
+  bool tty_;
+};
+
+std::string format_duration(double seconds);
+
+}  // namespace dive::tools

@@ -1,0 +1,222 @@
+// dive train: the official training recipe (train.py + train_eval_coco.sh) on BUTD precomp data.
+#include <csignal>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "lib/ops/ops.h"
+#include "lib/optim/optimizer.h"
+#include "tools/checkpoint.h"
+#include "tools/commands.h"
+#include "tools/session.h"
+
+namespace dive::tools {
+
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_sigint(int) { g_interrupted = 1; }
+
+struct TrainOptions {
+  std::string data_name = "coco_butd", data_path, vocab_path, logger_name = "runs/dive", resume, device = "cpu";
+  std::string optimizer = "adamw", lr_scheduler = "cosine";
+  int64_t batch_size = 200, num_epochs = 80, workers = 2, log_step = 10, eval_epoch = 1, lr_step_size = 30;
+  int64_t seed = 0, max_steps = -1;
+  double lr = 1e-3, weight_decay = 1e-4, grad_clip = 1.0, lr_step_gamma = 0.1;
+  double img_pie_lr_scale = 0.1, txt_pie_lr_scale = 0.1, txt_lr_scale = 1.0;
+  double caption_drop_prob = 0.2, butd_drop_prob = 0.2;
+  bool drop_last = false, help = false;
+};
+
+void add_train_options(model::OptionSet& s, TrainOptions& o) {
+  s.add("data_name", &o.data_name, "dataset: coco_butd, f30k_butd or synth (dive synth)", {"coco_butd", "f30k_butd", "synth"});
+  s.add("data_path", &o.data_path, "folder with {split}_ims.npy and {split}_caps.txt");
+  s.add("vocab_path", &o.vocab_path, "vocabulary file (one token per line) or a folder holding vocab.txt");
+  s.add("logger_name", &o.logger_name, "run folder: checkpoints and log.jsonl");
+  s.add("resume", &o.resume, "checkpoint to continue from");
+  s.add("device", &o.device, "ref, cpu, cuda or cuda:N");
+  s.add("optimizer", &o.optimizer, "adamw or adam", {"adamw", "adam"});
+  s.add("lr_scheduler", &o.lr_scheduler, "cosine (per iteration) or step (per epoch)", {"cosine", "step"});
+  s.add("batch_size", &o.batch_size, "images per batch (each with its 5 captions)");
+  s.add("num_epochs", &o.num_epochs, "epochs");
+  s.add("workers", &o.workers, "data loader threads");
+  s.add("log_step", &o.log_step, "steps between log lines");
+  s.add("eval_epoch", &o.eval_epoch, "epochs between validations");
+  s.add("lr_step_size", &o.lr_step_size, "epochs per step of the step schedule");
+  s.add("lr_step_gamma", &o.lr_step_gamma, "factor of the step schedule");
+  s.add("seed", &o.seed, "random seed (model init, shuffling, augmentation, dropout)");
+  s.add("max_steps", &o.max_steps, "stop after this many steps in total (-1: no limit)");
+  s.add("lr", &o.lr, "base learning rate");
+  s.add("weight_decay", &o.weight_decay, "decoupled weight decay on every parameter");
+  s.add("grad_clip", &o.grad_clip, "clip the global gradient norm (<= 0: off)");
+  s.add("img_pie_lr_scale", &o.img_pie_lr_scale, "lr scale of the image encoder");
+  s.add("txt_pie_lr_scale", &o.txt_pie_lr_scale, "lr scale of the text set module");
+  s.add("txt_lr_scale", &o.txt_lr_scale, "lr scale of the text embedding and GRU");
+  s.add("caption_drop_prob", &o.caption_drop_prob, "caption token mask/replace/delete probability");
+  s.add("butd_drop_prob", &o.butd_drop_prob, "region drop probability");
+  s.add("drop_last", &o.drop_last, "drop the last partial batch");
+  s.add("help", &o.help, "show the flags");
+}
+
+std::string vocab_file(const std::string& p) {
+  return std::filesystem::is_directory(p) ? (std::filesystem::path(p) / "vocab.txt").string() : p;
+}
+
+bool finite(double x) { return std::isfinite(x); }
+
+}  // namespace
+
+int cmd_train(const std::vector<std::string>& args) {
+  model::ModelConfig cfg;
+  TrainOptions o;
+  model::OptionSet opts;
+  model::add_model_options(opts, cfg);
+  add_train_options(opts, o);
+  // a resumed run starts from the options it was trained with; flags given now still win
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--resume") opts.load_ini_text(checkpoint_options(args[i + 1]), args[i + 1] + " (stored options)", true);
+  auto rest = opts.parse_args(args);
+  if (o.help) {
+    std::printf("usage: dive train --data_path DIR --vocab_path FILE [flags]\n%s", opts.help().c_str());
+    return 0;
+  }
+  DIVE_CHECK(rest.empty(), "train: unexpected argument '", rest.empty() ? "" : rest[0], "'");
+  DIVE_CHECK(!o.data_path.empty(), "train: --data_path is required");
+  DIVE_CHECK(!o.vocab_path.empty(), "train: --vocab_path is required");
+  DIVE_CHECK(o.batch_size >= 2, "train: --batch_size must be >= 2 (the loss needs negatives), got ", o.batch_size);
+  Device dev = Device::parse(o.device);
+
+  data::Vocabulary vocab = data::Vocabulary::load(vocab_file(o.vocab_path));
+  data::PrecompDataset train_ds = data::PrecompDataset::open(o.data_path, data::split_name(o.data_name, "train"));
+  data::PrecompDataset val_ds = data::PrecompDataset::open(o.data_path, data::split_name(o.data_name, "val"));
+  cfg.vocab_size = vocab.size();
+  cfg.img_dim = train_ds.feature_dim();
+  std::printf("train: %s\nval:   %s\nvocabulary: %lld words\n", train_ds.describe().c_str(), val_ds.describe().c_str(),
+              (long long)vocab.size());
+
+  manual_seed(uint64_t(o.seed));
+  model::DiveModel m(cfg);
+  m.to(dev);
+  std::printf("model: %lld parameters, K = %lld/%lld, device %s\n", (long long)m.num_parameters(),
+              (long long)cfg.img_num_embeds, (long long)cfg.txt_num_embeds, dev.str().c_str());
+
+  // the official parameter groups (train.py)
+  optim::ParamGroup g_img{"img_enc", {}, 0, o.lr * o.img_pie_lr_scale, o.weight_decay};
+  optim::ParamGroup g_txt{"txt_enc", {}, 0, o.lr * o.txt_lr_scale, o.weight_decay};
+  optim::ParamGroup g_txt_spm{"txt_enc.spm", {}, 0, o.lr * o.txt_pie_lr_scale, o.weight_decay};
+  for (auto& [name, p] : m.named_parameters()) {
+    if (name.rfind("img_enc.", 0) == 0) g_img.params.push_back(p);
+    else if (name.rfind("txt_enc.spm.", 0) == 0) g_txt_spm.params.push_back(p);
+    else g_txt.params.push_back(p);
+  }
+  for (auto* g : {&g_img, &g_txt, &g_txt_spm}) g->lr = g->initial_lr;
+  optim::Adam opt({g_img, g_txt, g_txt_spm}, o.optimizer == "adamw");
+  std::vector<Tensor> params = m.parameters();
+
+  TrainState st;
+  st.options = opts.dump();
+  if (!o.resume.empty()) {
+    TrainState saved = load_checkpoint(o.resume, m, &opt);
+    st.epoch = saved.epoch;
+    st.step = saved.step;
+    st.best_rsum = saved.best_rsum;
+    default_generator().manual_seed(saved.rng_seed);
+    default_generator().set_offset(saved.rng_offset);
+    std::printf("resumed from %s: epoch %lld, step %lld\n", o.resume.c_str(), (long long)st.epoch, (long long)st.step);
+  }
+
+  std::filesystem::create_directories(o.logger_name);
+  std::string last = o.logger_name + "/checkpoint_last.safetensors", best = o.logger_name + "/checkpoint_best.safetensors";
+  std::ofstream log(o.logger_name + "/log.jsonl", std::ios::app);
+  auto save = [&](const std::string& path) {
+    st.rng_seed = default_generator().seed();
+    st.rng_offset = default_generator().offset();
+    save_checkpoint(path, m, &opt, st);
+  };
+
+  data::LoaderOptions lo;
+  lo.batch_size = o.batch_size;
+  lo.drop_last = o.drop_last;
+  lo.workers = o.workers;
+  lo.seed = uint64_t(o.seed);
+  lo.caption_drop_prob = o.caption_drop_prob;
+  lo.butd_drop_prob = o.butd_drop_prob;
+  data::Loader loader(train_ds, vocab, lo);
+  int64_t per_epoch = loader.batches_per_epoch(), total_steps = per_epoch * o.num_epochs;
+  if (o.max_steps >= 0) total_steps = std::min(total_steps, o.max_steps);
+
+  std::signal(SIGINT, on_sigint);
+  std::signal(SIGTERM, on_sigint);
+  for (int64_t epoch = st.epoch; epoch < o.num_epochs && st.step < total_steps; ++epoch) {
+    m.train();
+    loader.start_epoch(epoch);
+    Progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.num_epochs), per_epoch);
+    data::Batch db;
+    int64_t in_epoch = 0, images = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    // skip the batches a resumed run already consumed in this epoch (same order: seeded by epoch)
+    int64_t skip = st.step - epoch * per_epoch;
+    while (skip-- > 0 && loader.next(db)) ++in_epoch;
+    while (st.step < total_steps && loader.next(db)) {
+      if (o.lr_scheduler == "cosine") optim::cosine_schedule(opt, st.step, per_epoch * o.num_epochs);
+      else optim::step_schedule(opt, epoch, o.lr_step_size, o.lr_step_gamma);
+      opt.zero_grad();
+      model::StepOutput out = m.forward(to_model_batch(db, dev));
+      double loss = out.loss.total.item<double>();
+      if (!finite(loss)) {
+        std::fprintf(stderr, "\nerror: loss is %f at epoch %lld step %lld; stopping. The last good checkpoint is %s\n",
+                     loss, (long long)epoch, (long long)st.step, last.c_str());
+        return 1;
+      }
+      out.loss.total.backward();
+      if (o.grad_clip > 0) optim::clip_grad_norm(params, o.grad_clip);
+      opt.step();
+      ++st.step;
+      ++in_epoch;
+      images += int64_t(db.image_ids.size());
+      if (st.step % o.log_step == 0 || in_epoch == per_epoch) {
+        double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        char extra[256];
+        std::snprintf(extra, sizeof extra, "%.1f img/s loss %.4f (i2t %.4f t2i %.4f mmd %.4f unif %.4f) lr %.2e",
+                      double(images) / std::max(el, 1e-9), loss, out.loss.i2t.item<double>(), out.loss.t2i.item<double>(),
+                      out.loss.mmd.item<double>(), out.loss.unif.item<double>(), opt.groups()[1].lr);
+        bar.update(in_epoch, extra);
+        log << "{\"type\": \"step\", \"epoch\": " << epoch << ", \"step\": " << st.step << ", \"loss\": " << loss
+            << ", \"i2t\": " << out.loss.i2t.item<double>() << ", \"t2i\": " << out.loss.t2i.item<double>()
+            << ", \"mmd\": " << out.loss.mmd.item<double>() << ", \"unif\": " << out.loss.unif.item<double>()
+            << ", \"images_per_s\": " << double(images) / std::max(el, 1e-9) << "}\n";
+        log.flush();
+      }
+      if (g_interrupted) {
+        save(last);
+        std::fprintf(stderr, "\ninterrupted: saved %s (epoch %lld, step %lld); continue with --resume %s\n", last.c_str(),
+                     (long long)epoch, (long long)st.step, last.c_str());
+        return 130;
+      }
+    }
+    std::fprintf(stderr, "\n");
+    if (in_epoch == per_epoch) st.epoch = epoch + 1;
+    bool validate = (epoch + 1) % o.eval_epoch == 0 || st.epoch == o.num_epochs || st.step >= total_steps;
+    if (validate) {
+      Encoded e = encode_split(m, val_ds, vocab, dev);
+      auto rows = evaluate(cfg, e);
+      const model::RecallMetrics& r = rows.back().second;
+      std::printf("validation after epoch %lld:\n%s", (long long)(epoch + 1), model::format_table(rows).c_str());
+      log << "{\"type\": \"eval\", \"epoch\": " << epoch + 1 << ", \"step\": " << st.step
+          << ", \"metrics\": " << model::to_json(r) << "}\n";
+      log.flush();
+      if (r.rsum > st.best_rsum) {
+        st.best_rsum = r.rsum;
+        save(best);
+        std::printf("new best rsum %.1f: saved %s\n", r.rsum, best.c_str());
+      }
+    }
+    save(last);
+  }
+  std::printf("done: %lld steps; last checkpoint %s, best %s (rsum %.1f)\n", (long long)st.step, last.c_str(),
+              best.c_str(), st.best_rsum);
+  return 0;
+}
+
+}  // namespace dive::tools
