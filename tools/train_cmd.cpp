@@ -10,6 +10,7 @@
 #include "tools/checkpoint.h"
 #include "tools/commands.h"
 #include "tools/session.h"
+#include "tools/train.h"
 
 namespace dive::tools {
 
@@ -18,16 +19,7 @@ namespace {
 volatile std::sig_atomic_t g_interrupted = 0;
 void on_sigint(int) { g_interrupted = 1; }
 
-struct TrainOptions {
-  std::string data_name = "coco_butd", data_path, vocab_path, logger_name = "runs/dive", resume, device = "cpu";
-  std::string optimizer = "adamw", lr_scheduler = "cosine";
-  int64_t batch_size = 200, num_epochs = 80, workers = 2, log_step = 10, eval_epoch = 1, lr_step_size = 30;
-  int64_t seed = 0, max_steps = -1;
-  double lr = 1e-3, weight_decay = 1e-4, grad_clip = 1.0, lr_step_gamma = 0.1;
-  double img_pie_lr_scale = 0.1, txt_pie_lr_scale = 0.1, txt_lr_scale = 1.0;
-  double caption_drop_prob = 0.2, butd_drop_prob = 0.2;
-  bool drop_last = false, help = false;
-};
+}  // namespace
 
 void add_train_options(model::OptionSet& s, TrainOptions& o) {
   s.add("data_name", &o.data_name, "dataset: coco_butd, f30k_butd or synth (dive synth)", {"coco_butd", "f30k_butd", "synth"});
@@ -56,8 +48,14 @@ void add_train_options(model::OptionSet& s, TrainOptions& o) {
   s.add("caption_drop_prob", &o.caption_drop_prob, "caption token mask/replace/delete probability");
   s.add("butd_drop_prob", &o.butd_drop_prob, "region drop probability");
   s.add("drop_last", &o.drop_last, "drop the last partial batch");
+  s.add("tri_mean_to_max", &o.tri_mean_to_max, "mean over negatives before --warm_epoch, hardest negative after");
+  s.add("warm_epoch", &o.warm_epoch, "epoch at which --tri_mean_to_max switches to the hardest negative");
+  s.add("wemb_type", &o.wemb_type, "word embedding init: none (uniform) or glove", {"none", "glove"});
+  s.add("wemb_path", &o.wemb_path, "GloVe text file for --wemb_type glove");
   s.add("help", &o.help, "show the flags");
 }
+
+namespace {
 
 std::string vocab_file(const std::string& p) {
   return std::filesystem::is_directory(p) ? (std::filesystem::path(p) / "vocab.txt").string() : p;
@@ -85,6 +83,13 @@ int cmd_train(const std::vector<std::string>& args) {
   DIVE_CHECK(!o.data_path.empty(), "train: --data_path is required");
   DIVE_CHECK(!o.vocab_path.empty(), "train: --vocab_path is required");
   DIVE_CHECK(o.batch_size >= 2, "train: --batch_size must be >= 2 (the loss needs negatives), got ", o.batch_size);
+  TrainResult r = run_training(cfg, o, opts.dump());
+  if (r.interrupted) return 130;
+  return r.diverged ? 1 : 0;
+}
+
+TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const std::string& options_dump) {
+  TrainResult result;
   Device dev = Device::parse(o.device);
 
   data::Vocabulary vocab = data::Vocabulary::load(vocab_file(o.vocab_path));
@@ -115,7 +120,7 @@ int cmd_train(const std::vector<std::string>& args) {
   std::vector<Tensor> params = m.parameters();
 
   TrainState st;
-  st.options = opts.dump();
+  st.options = options_dump;
   if (!o.resume.empty()) {
     TrainState saved = load_checkpoint(o.resume, m, &opt);
     st.epoch = saved.epoch;
@@ -150,6 +155,7 @@ int cmd_train(const std::vector<std::string>& args) {
   std::signal(SIGTERM, on_sigint);
   for (int64_t epoch = st.epoch; epoch < o.num_epochs && st.step < total_steps; ++epoch) {
     m.train();
+    if (o.tri_mean_to_max) m.cfg.max_violation = epoch >= o.warm_epoch;  // official tri_mean_to_max()
     loader.start_epoch(epoch);
     Progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.num_epochs), per_epoch);
     data::Batch db;
@@ -167,8 +173,12 @@ int cmd_train(const std::vector<std::string>& args) {
       if (!finite(loss)) {
         std::fprintf(stderr, "\nerror: loss is %f at epoch %lld step %lld; stopping. The last good checkpoint is %s\n",
                      loss, (long long)epoch, (long long)st.step, last.c_str());
-        return 1;
+        result.diverged = true;
+        return result;
       }
+      if (result.steps == 0 && st.step == 0) result.first_loss = loss;
+      result.last_loss = loss;
+      result.steps = st.step + 1;
       out.loss.total.backward();
       if (o.grad_clip > 0) optim::clip_grad_norm(params, o.grad_clip);
       opt.step();
@@ -192,7 +202,9 @@ int cmd_train(const std::vector<std::string>& args) {
         save(last);
         std::fprintf(stderr, "\ninterrupted: saved %s (epoch %lld, step %lld); continue with --resume %s\n", last.c_str(),
                      (long long)epoch, (long long)st.step, last.c_str());
-        return 130;
+        result.interrupted = true;
+        result.steps = st.step;
+        return result;
       }
     }
     std::fprintf(stderr, "\n");
@@ -202,6 +214,7 @@ int cmd_train(const std::vector<std::string>& args) {
       Encoded e = encode_split(m, val_ds, vocab, dev);
       auto rows = evaluate(cfg, e);
       const model::RecallMetrics& r = rows.back().second;
+      result.last_eval = r;
       std::printf("validation after epoch %lld:\n%s", (long long)(epoch + 1), model::format_table(rows).c_str());
       log << "{\"type\": \"eval\", \"epoch\": " << epoch + 1 << ", \"step\": " << st.step
           << ", \"metrics\": " << model::to_json(r) << "}\n";
@@ -216,7 +229,9 @@ int cmd_train(const std::vector<std::string>& args) {
   }
   std::printf("done: %lld steps; last checkpoint %s, best %s (rsum %.1f)\n", (long long)st.step, last.c_str(),
               best.c_str(), st.best_rsum);
-  return 0;
+  result.steps = st.step;
+  result.best_rsum = st.best_rsum;
+  return result;
 }
 
 }  // namespace dive::tools
