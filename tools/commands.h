@@ -11,6 +11,8 @@ int cmd_step(const std::vector<std::string>& args);
 int cmd_synth(const std::vector<std::string>& args);
 int cmd_train(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);
+int cmd_encode(const std::vector<std::string>& args);
+int cmd_search(const std::vector<std::string>& args);
 
 std::unique_ptr<model::DiveModel> load_model_for_inference(const std::vector<std::string>& args,
                                                            model::OptionSet& opts, model::ModelConfig& cfg,

@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 
+#include "data/glove.h"
 #include "lib/ops/ops.h"
 
 namespace dive::tools {
@@ -85,6 +87,32 @@ void Progress::update(int64_t done, const std::string& extra) {
 void Progress::finish(const std::string& extra) {
   update(total_, extra);
   if (tty_) std::fprintf(stderr, "\n");
+}
+
+void init_word_embeddings(model::DiveModel& m, const data::Vocabulary& vocab, const std::string& wemb_type,
+                          const std::string& wemb_path) {
+  NoGradGuard ng;
+  Tensor& w = m.txt_enc->embed->weight;  // [V, word_dim]
+  const int64_t V = w.size(0), dim = w.size(1);
+  DIVE_CHECK(vocab.size() == V, "word embeddings: the vocabulary has ", vocab.size(), " words but the model's table has ",
+             V, " rows");
+  if (wemb_type == "none") {
+    w.copy_(Tensor::rand({V, dim}, -0.1, 0.1, DType::f32).to(w.dtype()).to(w.device()));
+    std::printf("No wemb init. with pre-trained weight (uniform -0.1..0.1)\n");
+    return;
+  }
+  DIVE_CHECK(wemb_type == "glove", "--wemb_type: unknown word embedding type '", wemb_type, "' (none or glove)");
+  DIVE_CHECK(!wemb_path.empty(), "--wemb_type glove needs --wemb_path (a GloVe text file, e.g. glove.840B.300d.txt)");
+  int64_t found = 0;
+  Tensor vec = data::load_word_vectors(wemb_path, vocab, dim, found);  // [V, dim], NaN rows = missing
+  Tensor host = w.to(kCPU).to(DType::f32).contiguous().clone();
+  float* h = host.data<float>();
+  const float* v = vec.data<float>();
+  for (int64_t i = 0; i < V; ++i)
+    if (!std::isnan(v[i * dim])) std::copy(v + i * dim, v + (i + 1) * dim, h + i * dim);
+  w.copy_(host.to(w.dtype()).to(w.device()));
+  std::printf("Words: %lld/%lld found in vocabulary; %lld words missing\n", (long long)found, (long long)V,
+              (long long)(V - found));
 }
 
 }  // namespace dive::tools

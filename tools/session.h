@@ -39,4 +39,12 @@ class Progress {
 
 std::string format_duration(double seconds);
 
+// Initialises txt_enc.embed.weight as the official EncoderText.init_weights: wemb_type "glove" copies
+// the vectors of `wemb_path` (GloVe text format, data/glove.h, official fallbacks) into the rows of the
+// words found and keeps the current (N(0, 1)) init elsewhere; "none" draws U(-0.1, 0.1) as the official
+// code does without pre-trained vectors. Prints "Words: X/Y found in vocabulary; Z words missing".
+// Errors: an unknown type, glove without a path, a vocabulary or word_dim that differs from the model's.
+void init_word_embeddings(model::DiveModel& m, const data::Vocabulary& vocab, const std::string& wemb_type,
+                          const std::string& wemb_path);
+
 }  // namespace dive::tools
