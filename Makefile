@@ -4,7 +4,7 @@ EMBEDDED_BUILD ?= build-embedded
 JOBS ?= $(shell nproc)
 export PATH := /usr/local/cuda/bin:$(PATH)
 
-.PHONY: all deps build test test-embedded bench check-long clean
+.PHONY: all deps build test test-embedded bench demo check-long clean
 
 all: build
 
@@ -33,6 +33,10 @@ test-embedded: deps
 
 bench: build
 	@bash bench/run.sh $(BUILD)
+
+# The main job on demo data: synthetic dataset, DivE (K = 4) vs the single-vector baseline, recall tables.
+demo: build
+	@bash tools/demo.sh $(BUILD)
 
 check-long: test test-embedded
 

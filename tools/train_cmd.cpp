@@ -102,6 +102,8 @@ TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const st
 
   manual_seed(uint64_t(o.seed));
   model::DiveModel m(cfg);
+  // official EncoderText.init_weights: U(-0.1, 0.1), or GloVe vectors where the vocabulary has them
+  if (o.resume.empty()) init_word_embeddings(m, vocab, o.wemb_type, o.wemb_path);
   m.to(dev);
   std::printf("model: %lld parameters, K = %lld/%lld, device %s\n", (long long)m.num_parameters(),
               (long long)cfg.img_num_embeds, (long long)cfg.txt_num_embeds, dev.str().c_str());
@@ -120,7 +122,8 @@ TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const st
   std::vector<Tensor> params = m.parameters();
 
   TrainState st;
-  st.options = options_dump;
+  // the sizes come from the data: store them so that eval/encode rebuild the same model
+  st.options = options_dump + "vocab_size = " + std::to_string(cfg.vocab_size) + "\nimg_dim = " + std::to_string(cfg.img_dim) + "\n";
   if (!o.resume.empty()) {
     TrainState saved = load_checkpoint(o.resume, m, &opt);
     st.epoch = saved.epoch;
