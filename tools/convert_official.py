@@ -27,6 +27,8 @@ MODEL_OPTIONS = [
     "txt_pooling", "img_res_pool", "img_res_first_fc", "dropout", "img_1x1_dropout", "res_act_local_dropout",
     "res_act_global_dropout", "loss", "eval_similarity", "temperature", "denominator", "margin",
     "max_violation", "mmd_weight", "unif_weight", "unif_residual",
+    # not official flags (hard-coded there), but present in checkpoints of modified code or our reference
+    "spm_heads", "spm_dim_head", "pad_mask",
 ]
 
 
@@ -58,7 +60,7 @@ def main():
     q = "img_enc.spm.agg_block.layers.0.0.fn.to_q.weight"
     if q in sd:  # official agg_block.py hard-codes 4 heads x 512
         opts.setdefault("spm_heads", 4)
-        opts["spm_dim_head"] = sd[q].shape[0] // opts["spm_heads"]
+        opts["spm_dim_head"] = sd[q].shape[0] // int(opts["spm_heads"])
     meta = {"source": os.path.basename(a.checkpoint), "epoch": str(ckpt.get("epoch", "")),
             "best_score": str(ckpt.get("best_score", "")),
             "args": json.dumps({k: v for k, v in args.items() if isinstance(v, (int, float, str, bool, type(None)))})}
