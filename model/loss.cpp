@@ -1,10 +1,20 @@
 #include "model/loss.h"
 
 #include "lib/ops/ops.h"
+#include "lib/ops/similarity.h"
 
 namespace dive::model {
 
 Tensor set_similarity(const Tensor& img, const Tensor& txt, const std::string& kind, double alpha, double denom) {
+  if (kind != "smooth_chamfer" || !smooth_chamfer_available(img.device()))
+    return set_similarity_composite(img, txt, kind, alpha, denom);
+  int64_t B = img.size(0), Ki = img.size(1), C = txt.size(0), Kt = txt.size(1), D = img.size(2);
+  Tensor m = matmul(img.reshape({B * Ki, D}), txt.reshape({C * Kt, D}).t());  // [B*Ki, C*Kt]
+  return smooth_chamfer(m, Ki, Kt, alpha, denom);
+}
+
+Tensor set_similarity_composite(const Tensor& img, const Tensor& txt, const std::string& kind, double alpha,
+                                double denom) {
   int64_t B = img.size(0), Ki = img.size(1), C = txt.size(0), Kt = txt.size(1), D = img.size(2);
   Tensor m = matmul(img.reshape({B * Ki, D}), txt.reshape({C * Kt, D}).t()).view({B, Ki, C, Kt});
   if (kind == "max") return max(max(m, 3).first, 1).first;

@@ -9,9 +9,13 @@
 
 namespace dive::model {
 
-// img [B, Ki, D], txt [C, Kt, D] (L2-normalised) -> [B, C].
+// img [B, Ki, D], txt [C, Kt, D] (L2-normalised) -> [B, C]. smooth_chamfer: one GEMM and the fused
+// smooth_chamfer op (the composite where the backend lacks the fused kernel).
 Tensor set_similarity(const Tensor& img, const Tensor& txt, const std::string& kind, double temperature,
                       double denominator);
+// The same from primitives (GEMM, logsumexp/max, sum); the fused path is tested against it.
+Tensor set_similarity_composite(const Tensor& img, const Tensor& txt, const std::string& kind, double temperature,
+                                double denominator);
 
 struct LossTerms {
   Tensor total, i2t, t2i, mmd, unif;  // 0-d tensors

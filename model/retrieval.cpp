@@ -7,19 +7,55 @@
 #include <sstream>
 
 #include "lib/ops/ops.h"
+#include "lib/ops/similarity.h"
 #include "model/loss.h"
 
 namespace dive::model {
 
+namespace {
+
+// Automatic block sizes of the fused path: 256 images x 1024 captions, i.e. an element matrix of
+// [1024, 4096] f32 = 16 MiB at K = 4 (GEMMs large enough for oneDNN's full rate, a block that the
+// reduction reads back while it is still warm in the last-level cache).
+constexpr int64_t kImageBlock = 256, kCaptionBlock = 1024;
+
+}  // namespace
+
 Tensor similarity_matrix(const Tensor& img, const Tensor& txt, const std::string& kind, double temperature,
-                         double denominator, int64_t block) {
+                         double denominator, int64_t block, int64_t caption_block) {
   NoGradGuard ng;
   int64_t N = img.size(0), C = txt.size(0);
+  bool fused = kind == "smooth_chamfer" && img.device().is_host() && txt.device() == img.device() &&
+               img.dtype() == DType::f32 && txt.dtype() == DType::f32 && smooth_chamfer_available(img.device());
+  if (fused) {
+    // GEMM per (image block, caption block) through the op layer, then the fused reduction written
+    // straight into the output's [bi, bt] window: the element block is the only temporary.
+    int64_t Ki = img.size(1), Kt = txt.size(1), D = img.size(2);
+    DIVE_CHECK(txt.size(2) == D, "similarity_matrix: image and caption elements differ in size: ", img.str(), " vs ",
+               txt.str());
+    Tensor out = Tensor::empty({N, C}, DType::f32, img.device());  // the ref or cpu device
+    int64_t bi = block > 0 ? block : kImageBlock;
+    int64_t bt = caption_block > 0 ? caption_block : block > 0 ? block : kCaptionBlock;
+    Tensor I = img.contiguous().view({N * Ki, D}), T = txt.contiguous().view({C * Kt, D});
+    for (int64_t j = 0; j < C; j += bt) {
+      int64_t je = std::min(C, j + bt);
+      Tensor tb = T.slice(0, j * Kt, je * Kt).t();  // [D, bt*Kt], a transposed view (no copy)
+      for (int64_t i = 0; i < N; i += bi) {
+        int64_t ie = std::min(N, i + bi);
+        Tensor m = matmul(I.slice(0, i * Ki, ie * Ki), tb);  // [bi*Ki, bt*Kt]
+        Tensor o = out.slice(0, i, ie).slice(1, j, je);
+        smooth_chamfer_out(m, Ki, Kt, temperature, denominator, o);
+      }
+    }
+    return out.device() == kCPU ? out : out.to(kCPU);
+  }
   Tensor out = Tensor::empty({N, C}, DType::f32, kCPU);
+  if (block <= 0) block = 1000;
+  if (caption_block <= 0) caption_block = block;
   for (int64_t i = 0; i < N; i += block) {
     Tensor ib = img.slice(0, i, std::min(N, i + block));
-    for (int64_t j = 0; j < C; j += block) {
-      Tensor s = set_similarity(ib, txt.slice(0, j, std::min(C, j + block)), kind, temperature, denominator);
+    for (int64_t j = 0; j < C; j += caption_block) {
+      Tensor s = set_similarity(ib, txt.slice(0, j, std::min(C, j + caption_block)), kind, temperature, denominator);
       out.slice(0, i, i + ib.size(0)).slice(1, j, j + s.size(1)).copy_(s.to(kCPU).to(DType::f32));
     }
   }

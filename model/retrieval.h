@@ -9,9 +9,12 @@
 namespace dive::model {
 
 // img [N, Ki, D] x txt [C, Kt, D] -> f32 [N, C] on the host, computed in blocks of `block` images and
-// captions so that the [block*Ki, block*Kt] element matrix bounds the memory.
+// `caption_block` captions (0: as many as `block`) so that the element matrix of a block bounds the memory.
+// smooth_chamfer on a host device in f32: one GEMM per block and the fused smooth_chamfer op written
+// into the output (block 0 = automatic: 256 images x 1024 captions, a 16 MiB element matrix at K = 4);
+// otherwise set_similarity per block (block 0 = 1000).
 Tensor similarity_matrix(const Tensor& img, const Tensor& txt, const std::string& kind, double temperature,
-                         double denominator, int64_t block = 1000);
+                         double denominator, int64_t block = 0, int64_t caption_block = 0);
 
 struct RecallMetrics {
   double i2t_r1 = 0, i2t_r5 = 0, i2t_r10 = 0, i2t_medr = 0, i2t_meanr = 0;

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "lib/ops/rnn.h"
+#include "lib/ops/similarity.h"
 #include "test/op_harness.h"
 
 namespace dive::test {
@@ -165,6 +166,19 @@ std::vector<OpCase> build() {
          auto [hs, hn] = gru_sequence(x[0], x[1], x[2], x[3], true);
          return cat({hs.reshape({-1}), scale_shift(hn, 2.0).reshape({-1})}, 0);
        }});
+  // smooth-Chamfer: Kt = 4 (the SIMD-specialised cpu path), Ki != Kt, two tiles of 128 groups, and
+  // |M| >> 1 where the cpu kernel's block shift is too coarse and it recomputes blocks exactly
+  const std::vector<OpId> sc{O::smooth_chamfer, O::smooth_chamfer_backward};
+  const Fill U = Fill::uniform;
+  push({"smooth_chamfer", sc, {{{12, 20}}}, [](const V& x) { return smooth_chamfer(x[0], 4, 4, 4.0, 2.0); }});
+  push({"smooth_chamfer_ki3_kt2", sc, {{{6, 8}, U, T, true, -1, 1}},
+       [](const V& x) { return smooth_chamfer(x[0], 3, 2, 16.0, 2.0); }});
+  push({"smooth_chamfer_ki2_kt4_tiles", sc, {{{4, 520}, U, Layout::contiguous, true, -1, 1}},
+       [](const V& x) { return smooth_chamfer(x[0], 2, 4, 16.0, 1.5); }});
+  push({"smooth_chamfer_ki4_kt3_tiles", sc, {{{4, 390}, U, S, true, -1, 1}},
+       [](const V& x) { return smooth_chamfer(x[0], 4, 3, 8.0, 2.0); }});
+  push({"smooth_chamfer_large_values", sc, {{{8, 12}, U, Layout::contiguous, true, -10, 10}},
+       [](const V& x) { return smooth_chamfer(x[0], 4, 4, 16.0, 2.0); }});
   push({"adam_", {O::adam_}, {nograd({{3, 4}}), nograd({{3, 4}}), nograd({{3, 4}}), nograd({{3, 4}, P})},
        [](const V& x) {
          // two AdamW steps and one Adam step on copies of (param, m, v); returns the final values

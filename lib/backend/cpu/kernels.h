@@ -22,5 +22,7 @@ void register_reduce(KernelTable& t);
 void register_indexing(KernelTable& t);
 // rnn.cpp
 void register_rnn(KernelTable& t);
+// similarity.cpp (smooth-Chamfer)
+void register_similarity(KernelTable& t);
 
 }  // namespace dive::cpu

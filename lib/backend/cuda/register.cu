@@ -12,6 +12,9 @@
 //                                                                     deterministic: no float atomics)
 //   cat, pad
 //   gru_cell, gru_cell_backward                                      (own elementwise kernels)
+//   smooth_chamfer, smooth_chamfer_backward                          (one block per (a, b) tile; until
+//                                                                     then model::set_similarity uses
+//                                                                     the logsumexp composite on CUDA)
 #include "lib/backend/cuda/context.h"
 #include "lib/ops/dispatch.h"
 

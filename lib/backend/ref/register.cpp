@@ -9,6 +9,7 @@ void register_linalg(KernelTable& t);
 void register_nn(KernelTable& t);
 void register_indexing(KernelTable& t);
 void register_rnn(KernelTable& t);
+void register_similarity(KernelTable& t);
 }  // namespace ref
 
 void register_ref_kernels(KernelTable& t) {
@@ -18,6 +19,7 @@ void register_ref_kernels(KernelTable& t) {
   ref::register_nn(t);
   ref::register_indexing(t);
   ref::register_rnn(t);
+  ref::register_similarity(t);
 }
 
 }  // namespace dive
