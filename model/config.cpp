@@ -1,6 +1,8 @@
 #include "model/config.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -186,7 +188,16 @@ std::string OptionSet::dump() const {
     os << n << " = ";
     switch (o.type) {
       case 'i': os << *static_cast<int64_t*>(o.ptr); break;
-      case 'd': os << *static_cast<double*>(o.ptr); break;
+      case 'd': {  // the shortest text that reads back as the same double
+        double v = *static_cast<double*>(o.ptr);
+        char buf[32];
+        for (int prec = 6; prec <= 17; ++prec) {
+          std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+          if (std::strtod(buf, nullptr) == v) break;
+        }
+        os << buf;
+        break;
+      }
       case 'b': os << (*static_cast<bool*>(o.ptr) ? "true" : "false"); break;
       case 's': os << *static_cast<std::string*>(o.ptr); break;
     }
