@@ -20,7 +20,7 @@ template <class T> DIVE_HD T clampv(T x, T lo, T hi) { return x < lo ? lo : (x >
 template <class T> DIVE_HD T maxv(T a, T b) { return (a != a) ? a : ((b != b) ? b : (a > b ? a : b)); }
 template <class T> DIVE_HD T minv(T a, T b) { return (a != a) ? a : ((b != b) ? b : (a < b ? a : b)); }
 
-// Dropout keep decision and the value of the mask for element `index`.
+// Dropout keep decision for element `index`.
 DIVE_HD bool dropout_keep(uint64_t seed, uint64_t index, double p) {
   return double(philox_uniform(seed, index)) >= p;
 }

@@ -42,10 +42,13 @@ DIVE_HD Philox4x32 philox(uint64_t seed, uint64_t counter) {
   return Philox4x32{{ctr[0], ctr[1], ctr[2], ctr[3]}};
 }
 
-// Uniform in [0, 1) with 24 random bits (exact in f32), for element `index` of the stream.
+// Uniform in [0, 1) with 24 random bits (exact in f32), for element `index` of the stream: word
+// index % 4 of the Philox block of counter index / 4 (one Philox call serves four elements).
+DIVE_HD float philox_uniform_from(const Philox4x32& block, uint64_t index) {
+  return float(block.c[index & 3] >> 8) * (1.0f / 16777216.0f);
+}
 DIVE_HD float philox_uniform(uint64_t seed, uint64_t index) {
-  Philox4x32 r = philox(seed, index);
-  return float(r.c[0] >> 8) * (1.0f / 16777216.0f);
+  return philox_uniform_from(philox(seed, index >> 2), index);
 }
 
 // Standard normal by Box-Muller from two words of the same counter, computed in double so host and

@@ -8,6 +8,20 @@ namespace dive::cpu {
 
 namespace {
 
+// philox_uniform with the last Philox block of this thread kept: threads walk contiguous index ranges,
+// so three of four elements reuse the block (the values are those of philox_uniform exactly).
+float uniform_cached(uint64_t seed, uint64_t index) {
+  thread_local uint64_t cached_seed = ~0ull, cached_counter = ~0ull;
+  thread_local Philox4x32 block;
+  uint64_t counter = index >> 2;
+  if (counter != cached_counter || seed != cached_seed) {
+    block = philox(seed, counter);
+    cached_counter = counter;
+    cached_seed = seed;
+  }
+  return philox_uniform_from(block, index);
+}
+
 template <class T>
 void dropout_t(KernelArgs& a) {
   const Tensor &x = a.in[0], &o = a.out[0], &mask = a.out[1];
@@ -19,7 +33,7 @@ void dropout_t(KernelArgs& a) {
   const T* px = ptr<const T>(x);
   Plan<1> plan = make_plan<1>(x.shape(), {&x.strides()});
   parallel_walk<1>(plan, [&](int64_t i, const std::array<int64_t, 1>& off) {
-    T m = kmath::dropout_keep(seed, offset + uint64_t(i), p) ? scale : T(0);
+    T m = double(uniform_cached(seed, offset + uint64_t(i))) >= p ? scale : T(0);  // kmath::dropout_keep
     pm[i] = m;
     po[i] = px[off[0]] * m;
   });
@@ -35,7 +49,7 @@ void random_t(KernelArgs& a) {
 #pragma omp parallel for schedule(static) if (n > kGrain)
   for (int64_t i = 0; i < n; ++i) {
     if constexpr (Normal) p[i] = T(f0 + f1 * philox_normal(seed, offset + uint64_t(i)));
-    else p[i] = T(f0 + (f1 - f0) * double(philox_uniform(seed, offset + uint64_t(i))));
+    else p[i] = T(f0 + (f1 - f0) * double(uniform_cached(seed, offset + uint64_t(i))));
   }
 }
 
