@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "test/test_util.h"
 #include "data/karpathy.h"
 #include "data/synth.h"
 #include "lib/core/error.h"
@@ -20,23 +21,12 @@ using namespace dive::data;
 
 namespace {
 
-struct TmpDir {
-  fs::path dir;
-  explicit TmpDir(const std::string& tag) {
-    dir = fs::temp_directory_path() / ("dive_karpathy_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TmpDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream f(dir / name, std::ios::binary);
-    f << text;
-    return (dir / name).string();
-  }
+using dive::test::read_bytes;
+using dive::test::write_bytes;
+struct TmpDir : dive::test::TempDir {
+  explicit TmpDir(const std::string& tag = "x") : dive::test::TempDir("karpathy_" + tag) {}
 };
+
 
 SynthOptions small_options() {
   SynthOptions o;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "test/test_util.h"
 #include "lib/io/npy.h"
 
 namespace fs = std::filesystem;
@@ -19,28 +20,14 @@ namespace io = dive::io;
 
 namespace {
 
-struct TmpDir {
-  fs::path dir;
-  TmpDir() {
-    dir = fs::temp_directory_path() / ("dive_npy_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-  }
-  ~TmpDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
+using dive::test::read_bytes;
+using dive::test::write_bytes;
+struct TmpDir : dive::test::TempDir {
+  explicit TmpDir(const std::string& tag = "x") : dive::test::TempDir("npy_" + tag) {}
 };
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), std::streamsize(bytes.size()));
-}
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
+
 
 // A .npy file with the given header dict (padded to 64 bytes) and data, as NumPy lays it out.
 std::string make_npy(const std::string& dict, const std::string& data, int major = 1) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "test/test_util.h"
 #include "data/dataset.h"
 #include "data/synth.h"
 #include "lib/core/error.h"
@@ -29,19 +30,12 @@ using namespace dive;
 
 namespace {
 
-struct TmpDir {
-  fs::path dir;
-  explicit TmpDir(const std::string& tag) {
-    dir = fs::temp_directory_path() / ("dive_search_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TmpDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string operator/(const std::string& s) const { return (dir / s).string(); }
+using dive::test::read_bytes;
+using dive::test::write_bytes;
+struct TmpDir : dive::test::TempDir {
+  explicit TmpDir(const std::string& tag = "x") : dive::test::TempDir("search_" + tag) {}
 };
+
 
 model::ModelConfig tiny_config(int64_t vocab_size, int64_t img_k = 2, int64_t txt_k = 3) {
   model::ModelConfig c;
