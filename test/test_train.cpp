@@ -34,12 +34,12 @@ struct TinyData {
 
 model::ModelConfig tiny_model() {
   model::ModelConfig c;
-  c.embed_size = 32;
-  c.word_dim = 16;
+  c.embed_size = 64;
+  c.word_dim = 32;
   c.img_num_embeds = c.txt_num_embeds = 2;
   c.spm_depth = 1;
   c.spm_heads = 2;
-  c.spm_dim_head = 8;
+  c.spm_dim_head = 16;
   c.max_violation = false;  // learns from random init (MODEL_SPEC section 8)
   return c;
 }
@@ -56,7 +56,7 @@ tools::TrainOptions tiny_train(const TinyData& d, const std::string& run) {
   o.log_step = 1000;
   o.lr = 5e-3;
   o.img_pie_lr_scale = o.txt_pie_lr_scale = 1;
-  o.seed = 3;
+  o.seed = 4;
   return o;
 }
 
@@ -107,6 +107,7 @@ BOOST_AUTO_TEST_CASE(thirty_steps_learn) {
   c0.img_dim = dev.feature_dim();
   manual_seed(uint64_t(o.seed));
   model::DiveModel m0(c0);
+  tools::init_word_embeddings(m0, vocab, o.wemb_type, o.wemb_path);  // as run_training does
   double rsum0 = tools::evaluate(c0, tools::encode_split(m0, dev, vocab, kCPU)).back().second.rsum;
   o.max_steps = 30;
   auto r = tools::run_training(tiny_model(), o, "");
