@@ -179,6 +179,29 @@ std::vector<OpCase> build() {
        [](const V& x) { return smooth_chamfer(x[0], 4, 3, 8.0, 2.0); }});
   push({"smooth_chamfer_large_values", sc, {{{8, 12}, U, Layout::contiguous, true, -10, 10}},
        [](const V& x) { return smooth_chamfer(x[0], 4, 4, 16.0, 2.0); }});
+  // ---- convolution and pooling ----
+  const std::vector<OpId> cv{O::conv2d, O::conv2d_backward_data, O::conv2d_backward_weights};
+  push({"conv2d_stride2_pad1_bias", {O::conv2d, O::conv2d_backward_data, O::conv2d_backward_weights, O::sum},
+       {{{2, 3, 5, 5}}, {{4, 3, 3, 3}}, {{4}}},
+       [](const V& x) { return conv2d(x[0], x[1], x[2], {2, 2}, {1, 1}); }, 1e-4, 1e-4});
+  push({"conv2d_dilation2_nobias", cv, {{{1, 2, 6, 5}}, {{3, 2, 2, 3}}},
+       [](const V& x) { return conv2d(x[0], x[1], Tensor(), {1, 1}, {1, 0}, {2, 2}); }, 1e-4, 1e-4});
+  push({"conv2d_1x1_stride2", cv, {{{2, 4, 4, 3}}, {{3, 4, 1, 1}}},
+       [](const V& x) { return conv2d(x[0], x[1], Tensor(), {2, 2}); }, 1e-4, 1e-4});
+  push({"conv2d_noncontiguous_input", cv, {{{2, 2, 4, 4}, N, S}, {{3, 2, 3, 2}, N, T}},
+       [](const V& x) { return conv2d(x[0], x[1], Tensor(), {1, 2}, {1, 1}); }, 1e-4, 1e-4});
+  push({"max_pool2d_3x3_s2_p1", {O::max_pool2d, O::max_pool2d_backward}, {{{2, 2, 5, 6}}},
+       [](const V& x) { return max_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}); }});
+  push({"max_pool2d_indices", {O::max_pool2d}, {nograd({{1, 2, 4, 5}, N, S})},
+       [](const V& x) { return max_pool2d_with_indices(x[0], {2, 3}, {2, 1}, {1, 1}).second; }, 0, 0, false});
+  push({"avg_pool2d_3x3_s2_p1", {O::avg_pool2d, O::avg_pool2d_backward}, {{{2, 2, 5, 6}, N, T}},
+       [](const V& x) { return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}); }});
+  push({"avg_pool2d_2x2", {O::avg_pool2d, O::avg_pool2d_backward}, {{{1, 3, 4, 5}}},
+       [](const V& x) { return avg_pool2d(x[0], {2, 2}); }});
+  const std::vector<OpId> ap{O::adaptive_avg_pool2d, O::adaptive_avg_pool2d_backward};
+  push({"adaptive_avg_pool2d_1x1", ap, {{{2, 3, 3, 4}}}, [](const V& x) { return adaptive_avg_pool2d(x[0], {1, 1}); }});
+  push({"adaptive_avg_pool2d_5x3_to_3x2", ap, {{{1, 2, 5, 3}, N, S}},
+       [](const V& x) { return adaptive_avg_pool2d(x[0], {3, 2}); }});
   push({"adam_", {O::adam_}, {nograd({{3, 4}}), nograd({{3, 4}}), nograd({{3, 4}}), nograd({{3, 4}, P})},
        [](const V& x) {
          // two AdamW steps and one Adam step on copies of (param, m, v); returns the final values

@@ -1,6 +1,7 @@
 // Differentiable functions on tensors. Each validates its inputs (dive::Error naming the op and the
 // offending shapes), runs the kernel of the inputs' backend, and records its backward rule.
 #pragma once
+#include <array>
 #include <utility>
 #include <vector>
 
@@ -74,6 +75,23 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
 Tensor dropout(const Tensor& x, double p, bool training, int64_t seed = -1);
 Tensor embedding(const Tensor& weight, const Tensor& indices);  // weight [V, D], indices any shape
 Tensor l2_normalize(const Tensor& x, int64_t axis = -1, double eps = 1e-12);  // x / max(||x||, eps)
+
+// ---- convolution and pooling (NCHW) --------------------------------------------------------------
+// x [N, C, H, W], w [O, C, kh, kw], bias [O] or undefined; groups must be 1 (others are rejected).
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), std::array<int64_t, 2> stride = {1, 1},
+              std::array<int64_t, 2> padding = {0, 0}, std::array<int64_t, 2> dilation = {1, 1}, int64_t groups = 1);
+// Max pooling (dilation 1, floor mode, implicit -inf padding of at most half the kernel). stride {0, 0}
+// means stride = kernel. Returns (values, i64 indices: flat ih * W + iw within each (n, c) plane).
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::array<int64_t, 2> kernel,
+                                                  std::array<int64_t, 2> stride = {0, 0},
+                                                  std::array<int64_t, 2> padding = {0, 0});
+Tensor max_pool2d(const Tensor& x, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride = {0, 0},
+                  std::array<int64_t, 2> padding = {0, 0});
+// Average pooling with count_include_pad = true (divisor kh * kw), floor mode; stride {0, 0} = kernel.
+Tensor avg_pool2d(const Tensor& x, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride = {0, 0},
+                  std::array<int64_t, 2> padding = {0, 0});
+// Adaptive average pooling to output_size (PyTorch's windows [floor(i H / oh), ceil((i + 1) H / oh))).
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
 
 // ---- indexing and assembly ----------------------------------------------------------------------
 Tensor index_select(const Tensor& x, int64_t axis, const Tensor& idx);

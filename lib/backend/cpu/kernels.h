@@ -24,5 +24,8 @@ void register_indexing(KernelTable& t);
 void register_rnn(KernelTable& t);
 // similarity.cpp (smooth-Chamfer)
 void register_similarity(KernelTable& t);
+// conv.cpp (oneDNN convolution), pool.cpp (pooling loops)
+void register_conv(KernelTable& t);
+void register_pool(KernelTable& t);
 
 }  // namespace dive::cpu

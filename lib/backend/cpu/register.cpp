@@ -36,6 +36,8 @@ void register_cpu_kernels(KernelTable& t) {
   cpu::register_indexing(t);
   cpu::register_rnn(t);
   cpu::register_similarity(t);
+  cpu::register_conv(t);
+  cpu::register_pool(t);
   for (int i = 0; i < kNumOps; ++i)
     DIVE_CHECK(t.kernels[size_t(i)], "cpu backend: no kernel registered for op '", op_name(OpId(i)),
                "' (implement it or list it in kInheritedFromRef)");

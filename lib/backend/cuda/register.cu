@@ -15,6 +15,9 @@
 //   smooth_chamfer, smooth_chamfer_backward                          (one block per (a, b) tile; until
 //                                                                     then model::set_similarity uses
 //                                                                     the logsumexp composite on CUDA)
+//   conv2d, conv2d_backward_data, conv2d_backward_weights            (cuDNN convolution)
+//   max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward,
+//   adaptive_avg_pool2d, adaptive_avg_pool2d_backward                (own kernels: PyTorch indices)
 #include "lib/backend/cuda/context.h"
 #include "lib/ops/dispatch.h"
 

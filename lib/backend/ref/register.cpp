@@ -10,6 +10,7 @@ void register_nn(KernelTable& t);
 void register_indexing(KernelTable& t);
 void register_rnn(KernelTable& t);
 void register_similarity(KernelTable& t);
+void register_conv(KernelTable& t);
 }  // namespace ref
 
 void register_ref_kernels(KernelTable& t) {
@@ -20,6 +21,7 @@ void register_ref_kernels(KernelTable& t) {
   ref::register_indexing(t);
   ref::register_rnn(t);
   ref::register_similarity(t);
+  ref::register_conv(t);
 }
 
 }  // namespace dive

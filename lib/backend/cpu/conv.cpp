@@ -1,0 +1,242 @@
+// CPU conv2d forward / backward-data / backward-weights. f32: oneDNN convolution primitives created
+// with format_tag::any (oneDNN picks its blocked layouts), plus reorders between our plain NCHW / OIHW
+// buffers and those layouts; the primitive, its reorders and the memory descriptors are cached per
+// (direction, shapes, attrs). f64: the direct loops of lib/backend/ref/conv_loops.h, parallel over
+// batch elements (forward, backward data) or output channels (backward weights).
+#include <algorithm>
+#include <memory>
+#include <mutex>
+
+#include "lib/backend/cpu/engine.h"
+#include "lib/backend/cpu/kernels.h"
+#include "lib/backend/ref/conv_loops.h"
+
+namespace dive::cpu {
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+// One cached convolution: the primitive and, per argument, the plain user layout, the primitive's
+// layout and the reorder between them (null when they coincide).
+struct Plan {
+  struct Arg {
+    int id;
+    bool output;
+    memory::desc user, prim;
+    dnnl::primitive reorder;
+    bool needs_reorder = false;
+  };
+  dnnl::primitive prim;
+  std::vector<Arg> args;
+};
+
+void add_arg(Plan& p, int id, bool output, const memory::desc& user, const memory::desc& prim) {
+  Plan::Arg a{id, output, user, prim, {}, false};
+  if (user != prim) {
+    a.needs_reorder = true;
+    a.reorder = output ? dnnl::reorder(dnnl::reorder::primitive_desc(engine(), prim, engine(), user))
+                       : dnnl::reorder(dnnl::reorder::primitive_desc(engine(), user, engine(), prim));
+  }
+  p.args.push_back(std::move(a));
+}
+
+std::mutex g_mutex;
+std::unordered_map<std::string, std::shared_ptr<const Plan>>& plans() {
+  static auto* m = new std::unordered_map<std::string, std::shared_ptr<const Plan>>();
+  return *m;
+}
+
+std::shared_ptr<const Plan> cached_plan(const std::string& k, const std::function<std::shared_ptr<Plan>()>& make) {
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = plans().find(k);
+    if (it != plans().end()) return it->second;
+  }
+  std::shared_ptr<const Plan> p = make();
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return plans().emplace(k, p).first->second;
+}
+
+// Runs a plan on user buffers given in the order of plan.args.
+void run_plan(const Plan& p, const std::vector<const void*>& bufs) {
+  std::unordered_map<int, memory> args;
+  std::vector<std::pair<const Plan::Arg*, std::pair<memory, memory>>> outs;
+  for (size_t i = 0; i < p.args.size(); ++i) {
+    const Plan::Arg& a = p.args[i];
+    memory um = mem(a.user, bufs[i]);
+    if (!a.needs_reorder) {
+      args.emplace(a.id, um);
+      continue;
+    }
+    memory pm(a.prim, engine());
+    if (a.output) outs.push_back({&a, {pm, um}});
+    else execute(a.reorder, {{DNNL_ARG_FROM, um}, {DNNL_ARG_TO, pm}});
+    args.emplace(a.id, pm);
+  }
+  execute(p.prim, args);
+  for (auto& [a, m] : outs) execute(a->reorder, {{DNNL_ARG_FROM, m.first}, {DNNL_ARG_TO, m.second}});
+}
+
+struct Geo {
+  memory::dims x, w, b, y, strides, dilates, pad_l, pad_r;
+};
+Geo geo(const ref::ConvGeom& g) {
+  return {{g.N, g.C, g.H, g.W}, {g.O, g.C, g.KH, g.KW}, {g.O}, {g.N, g.O, g.OH, g.OW}, {g.sh, g.sw},
+          {g.dh - 1, g.dw - 1},  // oneDNN dilation counts the gaps
+          {g.ph, g.pw},          // symmetric padding: oneDNN floors the output size like PyTorch
+          {g.ph, g.pw}};
+}
+memory::desc anyd(const memory::dims& d) { return memory::desc(d, dt::f32, tag::any); }
+
+dnnl::convolution_forward::primitive_desc fwd_pd(const Geo& e, bool bias) {
+  using cf = dnnl::convolution_forward;
+  auto alg = dnnl::algorithm::convolution_direct;
+  auto pk = dnnl::prop_kind::forward_training;
+  if (bias)
+    return cf::primitive_desc(cf::desc(pk, alg, anyd(e.x), anyd(e.w), memory::desc(e.b, dt::f32, tag::a), anyd(e.y),
+                                       e.strides, e.dilates, e.pad_l, e.pad_r),
+                              engine());
+  return cf::primitive_desc(
+      cf::desc(pk, alg, anyd(e.x), anyd(e.w), anyd(e.y), e.strides, e.dilates, e.pad_l, e.pad_r), engine());
+}
+
+std::string conv_key(const char* op, const ref::ConvGeom& g, bool bias) {
+  return (Key(op) << Shape{g.N, g.C, g.H, g.W} << Shape{g.O, g.KH, g.KW} << Shape{g.sh, g.sw, g.ph, g.pw, g.dh, g.dw}
+                  << int64_t(bias))
+      .str();
+}
+
+// f64 loops (outside the dispatch macro: no pragma inside a macro argument)
+template <class T>
+void forward_loop(const ref::ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < g.N; ++n) ref::conv_fwd_n<T>(g, x, w, b, y, n);
+}
+template <class T>
+void backward_data_loop(const ref::ConvGeom& g, const T* gy, const T* w, T* dx) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < g.N; ++n) ref::conv_bwd_data_n<T>(g, gy, w, dx, n);
+}
+template <class T>
+void backward_weights_loop(const ref::ConvGeom& g, const T* gy, const T* x, T* dw) {
+#pragma omp parallel for schedule(static)
+  for (int64_t o = 0; o < g.O; ++o) ref::conv_bwd_weights_o<T>(g, gy, x, dw, o);
+}
+
+void forward_f32(KernelArgs& a, const ref::ConvGeom& g, bool bias) {
+  DNNL_CHECK("conv2d", {
+    auto plan = cached_plan(conv_key("conv2d", g, bias), [&] {
+      Geo e = geo(g);
+      auto pd = fwd_pd(e, bias);
+      auto p = std::make_shared<Plan>();
+      p->prim = dnnl::convolution_forward(pd);
+      add_arg(*p, DNNL_ARG_SRC, false, memory::desc(e.x, dt::f32, tag::nchw), pd.src_desc());
+      add_arg(*p, DNNL_ARG_WEIGHTS, false, memory::desc(e.w, dt::f32, tag::oihw), pd.weights_desc());
+      if (bias) add_arg(*p, DNNL_ARG_BIAS, false, memory::desc(e.b, dt::f32, tag::a), pd.bias_desc());
+      add_arg(*p, DNNL_ARG_DST, true, memory::desc(e.y, dt::f32, tag::nchw), pd.dst_desc());
+      return p;
+    });
+    std::vector<const void*> bufs{a.in[0].raw_data(), a.in[1].raw_data()};
+    if (bias) bufs.push_back(a.in[2].raw_data());
+    bufs.push_back(a.out[0].raw_data());
+    run_plan(*plan, bufs);
+  });
+}
+
+void backward_data_f32(KernelArgs& a, const ref::ConvGeom& g) {
+  DNNL_CHECK("conv2d_backward_data", {
+    auto plan = cached_plan(conv_key("conv2d_backward_data", g, false), [&] {
+      Geo e = geo(g);
+      using cb = dnnl::convolution_backward_data;
+      cb::primitive_desc pd(cb::desc(dnnl::algorithm::convolution_direct, anyd(e.x), anyd(e.w), anyd(e.y),
+                                     e.strides, e.dilates, e.pad_l, e.pad_r),
+                            engine(), fwd_pd(e, false));
+      auto p = std::make_shared<Plan>();
+      p->prim = cb(pd);
+      add_arg(*p, DNNL_ARG_DIFF_DST, false, memory::desc(e.y, dt::f32, tag::nchw), pd.diff_dst_desc());
+      add_arg(*p, DNNL_ARG_WEIGHTS, false, memory::desc(e.w, dt::f32, tag::oihw), pd.weights_desc());
+      add_arg(*p, DNNL_ARG_DIFF_SRC, true, memory::desc(e.x, dt::f32, tag::nchw), pd.diff_src_desc());
+      return p;
+    });
+    run_plan(*plan, {a.in[0].raw_data(), a.in[1].raw_data(), a.out[0].raw_data()});
+  });
+}
+
+void backward_weights_f32(KernelArgs& a, const ref::ConvGeom& g) {
+  DNNL_CHECK("conv2d_backward_weights", {
+    auto plan = cached_plan(conv_key("conv2d_backward_weights", g, false), [&] {
+      Geo e = geo(g);
+      using cb = dnnl::convolution_backward_weights;
+      cb::primitive_desc pd(cb::desc(dnnl::algorithm::convolution_direct, anyd(e.x), anyd(e.w), anyd(e.y),
+                                     e.strides, e.dilates, e.pad_l, e.pad_r),
+                            engine(), fwd_pd(e, false));
+      auto p = std::make_shared<Plan>();
+      p->prim = cb(pd);
+      add_arg(*p, DNNL_ARG_DIFF_DST, false, memory::desc(e.y, dt::f32, tag::nchw), pd.diff_dst_desc());
+      add_arg(*p, DNNL_ARG_SRC, false, memory::desc(e.x, dt::f32, tag::nchw), pd.src_desc());
+      add_arg(*p, DNNL_ARG_DIFF_WEIGHTS, true, memory::desc(e.w, dt::f32, tag::oihw), pd.diff_weights_desc());
+      return p;
+    });
+    run_plan(*plan, {a.in[0].raw_data(), a.in[1].raw_data(), a.out[0].raw_data()});
+  });
+}
+
+void conv2d(KernelArgs& a) {
+  ref::ConvGeom g = ref::conv_geom(a.in[0].shape(), a.in[1].shape(), a.out[0].shape(), a.attrs.i);
+  bool bias = a.in.size() > 2 && a.in[2].defined();
+  if (a.out[0].numel() == 0) return;
+  DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "conv2d", [&] {
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      forward_f32(a, g, bias);
+    } else {
+      const scalar_t *x = a.in[0].data<scalar_t>(), *w = a.in[1].data<scalar_t>();
+      const scalar_t* b = bias ? a.in[2].data<scalar_t>() : nullptr;
+      forward_loop<scalar_t>(g, x, w, b, a.out[0].data<scalar_t>());
+    }
+  });
+}
+
+void conv2d_backward_data(KernelArgs& a) {
+  ref::ConvGeom g = ref::conv_geom(a.out[0].shape(), a.in[1].shape(), a.in[0].shape(), a.attrs.i);
+  if (a.out[0].numel() == 0) return;
+  if (a.in[0].numel() == 0) {
+    std::fill_n(static_cast<char*>(a.out[0].raw_data()), a.out[0].numel() * int64_t(dtype_size(a.out[0].dtype())), 0);
+    return;
+  }
+  DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "conv2d_backward_data", [&] {
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      backward_data_f32(a, g);
+    } else {
+      const scalar_t *gy = a.in[0].data<scalar_t>(), *w = a.in[1].data<scalar_t>();
+      backward_data_loop<scalar_t>(g, gy, w, a.out[0].data<scalar_t>());
+    }
+  });
+}
+
+void conv2d_backward_weights(KernelArgs& a) {
+  ref::ConvGeom g = ref::conv_geom(a.in[1].shape(), a.out[0].shape(), a.in[0].shape(), a.attrs.i);
+  if (a.out[0].numel() == 0) return;
+  DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "conv2d_backward_weights", [&] {
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      if (a.in[0].numel() > 0) {
+        backward_weights_f32(a, g);
+        return;
+      }
+    }
+    const scalar_t *gy = a.in[0].data<scalar_t>(), *x = a.in[1].data<scalar_t>();
+    backward_weights_loop<scalar_t>(g, gy, x, a.out[0].data<scalar_t>());
+  });
+}
+
+}  // namespace
+
+void register_conv(KernelTable& t) {
+  t.kernels[int(OpId::conv2d)] = conv2d;
+  t.kernels[int(OpId::conv2d_backward_data)] = conv2d_backward_data;
+  t.kernels[int(OpId::conv2d_backward_weights)] = conv2d_backward_weights;
+}
+
+}  // namespace dive::cpu
