@@ -38,6 +38,17 @@ Tensor BatchNorm1d::forward(const Tensor& x) {
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
 
+Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding, bool with_bias, int64_t dilation)
+    : stride(stride), padding(padding), dilation(dilation) {
+  double bound = 1.0 / std::sqrt(double(in * k * k));
+  register_parameter("weight", weight, Tensor::rand({out, in, k, k}, -bound, bound));
+  if (with_bias) register_parameter("bias", bias, Tensor::rand({out}, -bound, bound));
+}
+
+Tensor Conv2d::forward(const Tensor& x) const {
+  return conv2d(x, weight, bias, {stride, stride}, {padding, padding}, {dilation, dilation});
+}
+
 Embedding::Embedding(int64_t num, int64_t dim) { register_parameter("weight", weight, Tensor::randn({num, dim})); }
 
 Tensor Embedding::forward(const Tensor& ids) const { return embedding(weight, ids); }

@@ -20,13 +20,28 @@ class LayerNorm : public Module {
   double eps;
 };
 
-// Over [N, C] or [N, C, L]; buffers running_mean, running_var, num_batches_tracked (i64).
+// Over [N, C] or [N, C, *] (so also BatchNorm2d over [N, C, H, W]); buffers running_mean, running_var, num_batches_tracked (i64).
 class BatchNorm1d : public Module {
  public:
   explicit BatchNorm1d(int64_t channels, double eps = 1e-5, double momentum = 0.1);
   Tensor forward(const Tensor& x);
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double eps, momentum;
+};
+
+// BatchNorm over NCHW: the same op, buffers and names as BatchNorm1d (batch_norm takes [N, C, *]).
+using BatchNorm2d = BatchNorm1d;
+
+// 2-D convolution over NCHW; weight [out, in, k, k], bias [out] (optional). Default init as
+// nn.Conv2d: kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias,
+// fan_in = in * k * k.
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = 0, bool bias = true,
+         int64_t dilation = 1);
+  Tensor forward(const Tensor& x) const;  // x [N, in, H, W] -> [N, out, H', W']
+  Tensor weight, bias;
+  int64_t stride, padding, dilation;
 };
 
 // weight [num, dim], init N(0, 1) like nn.Embedding.
