@@ -412,3 +412,19 @@ BOOST_AUTO_TEST_CASE(well_formed_handmade_files_load) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(safetensors_metadata_only)
+
+BOOST_AUTO_TEST_CASE(reads_the_header_without_the_tensors) {
+  dive::test::TempDir d("st_meta");
+  std::string p = d.path("m.safetensors");
+  dive::io::save_safetensors(p, {{"w", dive::Tensor::zeros({3, 4})}}, {{"epoch", "7"}, {"options", "a = 1\nb = 2\n"}});
+  auto meta = dive::io::load_safetensors_metadata(p);
+  BOOST_TEST(meta.at("epoch") == "7");
+  BOOST_TEST(meta.at("options") == "a = 1\nb = 2\n");
+  dive::test::write_bytes(d.path("short.safetensors"), std::string("\x10\x00\x00\x00\x00\x00\x00\x00{}", 10));
+  BOOST_CHECK_THROW(dive::io::load_safetensors_metadata(d.path("short.safetensors")), dive::Error);
+  BOOST_CHECK_THROW(dive::io::load_safetensors_metadata(d.path("missing.safetensors")), dive::Error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -91,9 +91,9 @@ TrainState load_checkpoint(const std::string& path, nn::Module& model, optim::Ad
 }
 
 std::string checkpoint_options(const std::string& path) {
-  auto f = io::load_safetensors(path, kCPU);
-  auto it = f.metadata.find("options");
-  return it == f.metadata.end() ? "" : it->second;
+  auto meta = io::load_safetensors_metadata(path);
+  auto it = meta.find("options");
+  return it == meta.end() ? "" : it->second;
 }
 
 }  // namespace dive::tools

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -303,6 +304,25 @@ SafetensorsFile load_safetensors(const std::string& path, Device dev) {
     out.tensors[e.name] = Tensor::from_raw(data + e.begin, e.shape, e.dtype, dev);
   }
   return out;
+}
+
+std::map<std::string, std::string> load_safetensors_metadata(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot be opened");
+  char len[8];
+  if (!in.read(len, 8)) fail(path, "file too short (a safetensors file starts with an 8-byte header length)");
+  uint64_t n = 0;
+  std::memcpy(&n, len, 8);
+  if (n > kMaxHeaderBytes) fail(path, "header length " + std::to_string(n) + " is absurd");
+  std::string text(size_t(n), '\0');
+  if (!in.read(text.data(), std::streamsize(n))) fail(path, "header length " + std::to_string(n) + " exceeds the file size: file truncated?");
+  json::error_code ec;
+  json::value root = json::parse(text, ec);
+  if (ec) fail(path, "header is not valid JSON: " + ec.message());
+  if (!root.is_object()) fail(path, "header is not a JSON object (" + show(root) + ")");
+  std::map<std::string, std::string> meta;
+  if (const json::value* m = root.get_object().if_contains(kMetadataKey)) parse_metadata(path, *m, meta);
+  return meta;
 }
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,

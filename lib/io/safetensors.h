@@ -26,6 +26,8 @@ SafetensorsFile load_safetensors(const std::string& path, Device dev = kCPU);
 // temporary is removed and dive::Error is thrown. Strided and device tensors are gathered to host.
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
+// Only the __metadata__ of a file (reads the header, not the tensors), e.g. a checkpoint's options.
+std::map<std::string, std::string> load_safetensors_metadata(const std::string& path);
 
 // "F32" <-> DType::f32 etc. The parser throws dive::Error naming an unknown dtype string.
 const char* safetensors_dtype_name(DType dt);
