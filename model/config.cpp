@@ -214,6 +214,11 @@ void add_model_options(OptionSet& s, ModelConfig& c) {
   s.add("img_num_embeds", &c.img_num_embeds, "set size K for images");
   s.add("txt_num_embeds", &c.txt_num_embeds, "set size K for captions");
   s.add("arch", &c.arch, "set module: slot (DivE) or pvse (PIE-Net)", {"slot", "pvse"});
+  s.add("cnn_type", &c.cnn_type, "image tower: none (BUTD features) or a torchvision ResNet",
+        {"none", "", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"});
+  s.add("img_finetune", &c.img_finetune, "train the CNN (else its parameters get no gradient)");
+  s.add("bn_eval", &c.bn_eval, "keep the CNN BatchNorms in eval mode");
+  s.add("crop_size", &c.crop_size, "image crop size for the CNN branch");
   s.add("spm_depth", &c.spm_depth, "aggregation block applications");
   s.add("spm_weight_sharing", &c.spm_weight_sharing, "share the block's weights across depth");
   s.add("spm_heads", &c.spm_heads, "attention heads");
@@ -248,7 +253,21 @@ void add_model_options(OptionSet& s, ModelConfig& c) {
   s.add("unif_residual", &c.unif_residual, "diversity term on the pre-residual set elements");
 }
 
+bool uses_cnn(const ModelConfig& c) { return cnn_depth(c) != 0; }
+
+int cnn_depth(const ModelConfig& c) {
+  if (c.cnn_type.empty() || c.cnn_type == "none") return 0;
+  for (int d : {18, 34, 50, 101, 152})
+    if (c.cnn_type == "resnet" + std::to_string(d)) return d;
+  DIVE_FAIL("config: cnn_type must be none or resnet18/34/50/101/152, got '", c.cnn_type, "'");
+}
+
 void validate(const ModelConfig& c) {
+  cnn_depth(c);
+  DIVE_CHECK(c.crop_size >= 32, "config: crop_size must be >= 32, got ", c.crop_size);
+  DIVE_CHECK(c.spm_img_pos_enc_type == "none" || (uses_cnn(c) && c.arch == "slot" && c.embed_size % 4 == 0),
+             "config: spm_img_pos_enc_type sine needs the CNN branch (cnn_type resnet*), arch slot and embed_size "
+             "divisible by 4 (two sine encodings of embed_size/2)");
   DIVE_CHECK(c.embed_size > 0 && c.word_dim > 0 && c.img_dim > 0 && c.vocab_size > 4,
              "config: embed_size, word_dim, img_dim must be positive and vocab_size > 4");
   DIVE_CHECK(c.img_num_embeds >= 1 && c.txt_num_embeds >= 1, "config: img_num_embeds/txt_num_embeds must be >= 1");

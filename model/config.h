@@ -16,6 +16,11 @@ struct ModelConfig {
   int64_t img_num_embeds = 4;    // K for images
   int64_t txt_num_embeds = 4;    // K for captions
   std::string arch = "slot";     // slot (DivE) | pvse (PIE-Net)
+  // CNN image branch (MODEL_SPEC 2.6): none (BUTD precomputed features) | resnet18/34/50/101/152
+  std::string cnn_type = "none";
+  bool img_finetune = false;     // train the CNN (else it gets no gradient)
+  bool bn_eval = false;          // CNN BatchNorms in eval mode (running statistics, no updates)
+  int64_t crop_size = 224;       // training/test crop of the raw images
   // set-prediction module
   int64_t spm_depth = 4;
   bool spm_weight_sharing = true;
@@ -88,6 +93,11 @@ class OptionSet {
   };
   std::map<std::string, Opt> opts_;
 };
+
+// True when the image tower is the CNN branch (cnn_type resnet*), false for BUTD features.
+bool uses_cnn(const ModelConfig& c);
+// The ResNet depth of cnn_type (18, 34, 50, 101, 152); 0 for none.
+int cnn_depth(const ModelConfig& c);
 
 // Registers every ModelConfig field under its official name.
 void add_model_options(OptionSet& set, ModelConfig& c);

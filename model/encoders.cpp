@@ -77,6 +77,62 @@ EncoderOutput ImageEncoderButd::forward(const Tensor& images, const Tensor& leng
   return {s.emb, s.r};
 }
 
+ImageEncoderCnn::ImageEncoderCnn(const ModelConfig& c) : cfg(c) {
+  ResNetConfig rc;
+  rc.depth = cnn_depth(c);
+  rc.with_head = false;
+  rc.bn_eval = c.bn_eval;
+  cnn = register_module("cnn", std::make_shared<ResNet>(rc));
+  fc = register_module("fc", std::make_shared<nn::Linear>(cnn->out_channels(), c.embed_size));
+  if (c.gpo_1x1) mlp = register_module("mlp", std::make_shared<ImageMLP>(c.embed_size, c.embed_size / 2, c.embed_size));
+  if (c.arch == "pvse")
+    spm.pie = register_module("spm", std::make_shared<PIENet>(c.img_num_embeds, c.embed_size, c.embed_size,
+                                                              c.embed_size / 2, 0.0));
+  else
+    spm.slot = register_module("spm", std::make_shared<SetPredictionModule>(c, c.img_num_embeds, c.embed_size));
+}
+
+EncoderOutput ImageEncoderCnn::forward(const Tensor& images) {
+  DIVE_CHECK(images.dim() == 4 && images.size(1) == 3 && is_floating(images.dtype()),
+             "image encoder (cnn_type ", cfg.cnn_type, "): images must be f32 [B, 3, H, W], got ", images.str());
+  Tensor map;  // [B, C, h, w]
+  if (cfg.img_finetune) {
+    map = cnn->forward(images);
+  } else {
+    NoGradGuard ng;  // frozen CNN: no graph, no gradient (BN running statistics still move unless bn_eval)
+    map = cnn->forward(images);
+  }
+  const int64_t B = map.size(0), C = map.size(1), h = map.size(2), w = map.size(3);
+  Tensor cells = map.permute({0, 2, 3, 1}).reshape({B, h * w, C});  // [B, h*w, C]
+  Tensor x = fc->forward(cells);
+  if (mlp) x = add(mlp->forward(x, 2), x);  // spm_fc twice officially: BN statistics move twice
+  Tensor local = dropout(x, cfg.img_1x1_dropout, is_training());
+  Tensor for_global = dropout(x, cfg.img_1x1_dropout, is_training());
+  Tensor global = cfg.img_res_pool == "max" ? max(for_global, 1).first : mean(for_global, {1});  // [B, D]
+  Tensor pos;
+  if (spm.slot && cfg.spm_img_pos_enc_type == "sine")
+    pos = sine_position_encoding_2d(h, w, cfg.embed_size, x.dtype(), x.device());
+  SetOutput s = spm.forward(local, global, Tensor(), pos);
+  return {s.emb, s.r};
+}
+
+Tensor sine_position_encoding_2d(int64_t h, int64_t w, int64_t dim, DType dt, Device dev) {
+  DIVE_CHECK(dim % 4 == 0, "2-D sine encoding: dim must be divisible by 4, got ", dim);
+  const int64_t half = dim / 2;
+  std::vector<double> py = sine_position_encoding(h, half, DType::f64, kRef).to_vector<double>();
+  std::vector<double> px = sine_position_encoding(w, half, DType::f64, kRef).to_vector<double>();
+  std::vector<double> pe(size_t(h * w * dim));
+  for (int64_t i = 0; i < h; ++i)
+    for (int64_t j = 0; j < w; ++j) {
+      double* row = pe.data() + (i * w + j) * dim;
+      for (int64_t c = 0; c < half; ++c) {
+        row[c] = py[size_t(i * half + c)];
+        row[half + c] = px[size_t(j * half + c)];
+      }
+    }
+  return Tensor::from_vector(pe, {h * w, dim}, kRef).to(dt).to(dev);
+}
+
 TextEncoder::TextEncoder(const ModelConfig& c) : cfg(c) {
   embed = register_module("embed", std::make_shared<nn::Embedding>(c.vocab_size, c.word_dim));
   int64_t hidden = c.gpo_rnn ? c.embed_size : c.embed_size / 2;

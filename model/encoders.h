@@ -6,6 +6,7 @@
 #include "lib/nn/layers.h"
 #include "model/aggregation.h"
 #include "model/pvse.h"
+#include "model/resnet.h"
 
 namespace dive::model {
 
@@ -44,6 +45,29 @@ class ImageEncoderButd : public nn::Module {
   std::shared_ptr<ImageMLP> mlp;
   SetModule spm;
 };
+
+// The CNN image branch (MODEL_SPEC 2.6, official EncoderImage without butd): a torchvision ResNet
+// without avgpool/fc under "cnn", its layer4 map [B, C, h, w] read as h*w grid cells [B, h*w, C]
+// (row-major over h, w), then the same fc / mlp / spm as the BUTD tower; no pad mask; global feature =
+// spm_fc over the cells, then max or avg pooling (img_res_pool). Without img_finetune the CNN runs
+// without autograd (its parameters get no gradient, as requires_grad = False officially); its
+// BatchNorms still update their running statistics in training mode unless bn_eval.
+class ImageEncoderCnn : public nn::Module {
+ public:
+  explicit ImageEncoderCnn(const ModelConfig& c);
+  // images f32 [B, 3, H, W] (normalised)
+  EncoderOutput forward(const Tensor& images);
+
+  ModelConfig cfg;
+  std::shared_ptr<ResNet> cnn;
+  std::shared_ptr<nn::Linear> fc;
+  std::shared_ptr<ImageMLP> mlp;
+  SetModule spm;
+};
+
+// 2-D sine encoding of the official PositionEmbeddingSine2D(dim / 2, normalize=True) on an h x w grid:
+// [h*w, dim], row i*w + j = concat(PE1(h, dim/2)[i], PE1(w, dim/2)[j]) with PE1 = sine_position_encoding.
+Tensor sine_position_encoding_2d(int64_t h, int64_t w, int64_t dim, DType dt, Device dev);
 
 class TextEncoder : public nn::Module {
  public:

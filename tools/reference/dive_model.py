@@ -301,6 +301,73 @@ class EncoderImage(nn.Module):
         return l2norm(out), r
 
 
+def sine_pe_2d(batch, h, w, dim, device=None):
+    """2-D sine PE (official PositionEmbeddingSine2D(dim // 2, normalize=True)) on an h x w grid,
+    cells row-major: channel block [0, dim/2) encodes the row (y) with sine_pe_1d(h, dim/2), block
+    [dim/2, dim) the column (x) with sine_pe_1d(w, dim/2). Returns (batch, h*w, dim) float32."""
+    assert dim % 4 == 0
+    half = dim // 2
+    py = sine_pe_1d(1, h, half, device)[0]  # (h, half)
+    px = sine_pe_1d(1, w, half, device)[0]  # (w, half)
+    pe = torch.cat([py[:, None, :].expand(h, w, half), px[None, :, :].expand(h, w, half)], dim=-1)
+    return pe.reshape(1, h * w, dim).expand(batch, h * w, dim)
+
+
+class EncoderImageCnn(nn.Module):
+    """CNN branch (official EncoderImage without butd, MODEL_SPEC 2.6). Keys: cnn.* (torchvision
+    ResNet without avgpool/fc), fc.*, mlp.*, spm.*. images (B, 3, H, W) normalised."""
+
+    def __init__(self, opt):
+        super().__init__()
+        import torchvision
+        D = opt["embed_size"]
+        self.cnn = torchvision.models.__dict__[opt["cnn_type"]](weights=None)
+        c_out = self.cnn.fc.in_features
+        self.c_out = c_out
+        self.cnn.avgpool = nn.Identity()   # official: empty Sequentials -> flattened layer4 map
+        self.cnn.fc = nn.Identity()
+        for prm in self.cnn.parameters():  # official: requires_grad = img_finetune
+            prm.requires_grad = bool(opt.get("img_finetune", False))
+        self.bn_eval = bool(opt.get("bn_eval", False))
+        self.fc = nn.Linear(c_out, D)
+        self.mlp = MLP(D, D // 2, D)
+        self.img_1x1_dropout = nn.Dropout(opt["img_1x1_dropout"])
+        self.pool = opt.get("img_res_pool", "max")
+        self.pos = opt.get("spm_img_pos_enc_type", "none")
+        self.pvse = opt.get("arch", "slot") == "pvse"
+        if self.pvse:
+            self.spm = PIENet(opt["img_num_embeds"], D, D, D // 2)
+        else:
+            self.spm = SetPredictionModule(opt["img_num_embeds"], D, D, opt)
+
+    def train(self, mode=True):
+        super().train(mode)
+        if mode and self.bn_eval:
+            for m in self.cnn.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
+
+    def spm_fc(self, x):
+        h = self.fc(x)
+        return self.img_1x1_dropout(self.mlp(h) + h)
+
+    def forward(self, images, lengths=None):
+        B = images.shape[0]
+        flat = self.cnn(images)                          # (B, C*h*w), channel-major
+        s = int(round((flat.shape[1] / self.c_out) ** 0.5))  # square map, as the official view
+        grid = flat.reshape(B, self.c_out, s, s).permute(0, 2, 3, 1)  # (B, h, w, C)
+        cells = grid.reshape(B, s * s, self.c_out)
+        local = self.spm_fc(cells)                       # no pad mask
+        glob = self.spm_fc(cells)                        # 2nd call: BN running stats update #2
+        glob = glob.max(dim=1)[0] if self.pool == "max" else glob.mean(dim=1)
+        pe = None
+        if not self.pvse and self.pos == "sine":
+            pe = sine_pe_2d(B, s, s, local.shape[-1], device=local.device).to(local.dtype)
+        out, r = self.spm(local, glob, pad_mask=None, k_pos=pe)
+        return l2norm(out), r
+
+
 class EncoderText(nn.Module):
     """Keys: embed.weight, rnn.{weight_ih,weight_hh,bias_ih,bias_hh}_l0[_reverse], spm.*"""
 
@@ -335,7 +402,8 @@ class DivE(nn.Module):
     def __init__(self, opt):
         super().__init__()
         self.opt = dict(opt)
-        self.img_enc = EncoderImage(self.opt)
+        cnn = self.opt.get("cnn_type", "none")
+        self.img_enc = EncoderImageCnn(self.opt) if cnn not in ("none", "", None) else EncoderImage(self.opt)
         self.txt_enc = EncoderText(self.opt)
 
     def forward(self, images, img_lengths, captions, cap_lengths):

@@ -1,0 +1,341 @@
+// Model parity with PyTorch for the CNN image branch (MODEL_SPEC 2.6, cnn_type resnet18, img_finetune,
+// 2-D sine key PE, max-pooled global feature) at tiny dims (embed 16, word_dim 12, vocab 50, K 2,
+// depth 1, 2 heads x 8, dropouts 0), images [2, 3, 64, 64] (2 x 2 grid cells), captions [10, 5].
+// As test_model_default.cpp: both sides set every weight (the ResNet's included) from the closed-form
+// formula (tools::deterministic_init / tools/reference/det_init.py), the fixture holds embeddings,
+// loss terms, BN running statistics after the step and gradient summaries (gradsum / gradproj /
+// gradnoise) of PyTorch's float64 step; written by `python3 tools/reference/make_cnn_fixture.py`.
+// Tolerances are those of test_model_default.cpp (see there): float32 1e-4 relative (gradients:
+// max(1e-4 ||r||, 10 * gradnoise)), float64 1e-6 for stored float32 tensors, 1e-7 ||r|| for gradients.
+// Also: img_finetune off gives no ResNet gradient, bn_eval keeps the ResNet's running statistics,
+// and a batch whose image layout does not match the configured branch is rejected by name.
+#include <boost/test/unit_test.hpp>
+
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "lib/io/safetensors.h"
+#include "lib/ops/dispatch.h"
+#include "lib/ops/ops.h"
+#include "model/vse.h"
+#include "tools/step.h"
+
+using namespace dive;
+
+namespace {
+
+const std::string kDir = "test/data/model_cnn/";
+const std::string kName = "cnn_resnet18";
+constexpr double kRelTol = 1e-4;
+constexpr double kZeroGradFraction = 1e-6;
+
+struct Fixture {
+  model::ModelConfig cfg;
+  std::map<std::string, Tensor> expected;
+  std::string batch = kDir + kName + ".batch.safetensors";
+};
+
+const Fixture& fixture() {
+  static const Fixture f = [] {
+    Fixture x;
+    model::OptionSet o;
+    model::add_model_options(o, x.cfg);
+    o.load_ini(kDir + kName + ".ini");
+    x.expected = io::load_safetensors(kDir + kName + ".expected.safetensors", kCPU).tensors;
+    return x;
+  }();
+  return f;
+}
+
+bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+
+std::vector<double> host_f64(const Tensor& t) { return t.to(kCPU).to(DType::f64).contiguous().to_vector<double>(); }
+
+double l2(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x * x;
+  return std::sqrt(s);
+}
+
+// (||x||, <x,P1>, <x,P2>) in f64, as det_init.summary
+std::array<double, 3> summary(const Tensor& t) {
+  std::vector<double> v = host_f64(t);
+  double p1 = 0, p2 = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    p1 += v[i] * std::sin(0.3 * double(i) + 0.1);
+    p2 += v[i] * std::cos(0.17 * double(i));
+  }
+  return {l2(v), p1, p2};
+}
+
+uint64_t mix64(uint64_t x) {  // splitmix64's finaliser, as det_init.mix64
+  uint64_t z = x + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// (<x,R1>, <x,R2>), R_j[i] = 1 - 2 * (mix64(2i + j - 1) >> 63), as det_init.sign_projections
+std::array<double, 2> sign_projections(const Tensor& t) {
+  std::vector<double> v = host_f64(t);
+  std::array<double, 2> p{0, 0};
+  for (size_t i = 0; i < v.size(); ++i)
+    for (int j = 0; j < 2; ++j) p[j] += (mix64(2 * uint64_t(i) + uint64_t(j)) >> 63) ? -v[i] : v[i];
+  return p;
+}
+
+double rel_error(const Tensor& got, const Tensor& exp) {
+  std::vector<double> a = host_f64(got), e = host_f64(exp);
+  BOOST_TEST_REQUIRE(a.size() == e.size());
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d += (a[i] - e[i]) * (a[i] - e[i]);
+  return std::sqrt(d) / std::max(l2(e), 1e-30);
+}
+
+// One eval pass (on the initial weights) and one training step on `dev` in `dt`, against the fixture.
+void check(Device dev, DType dt) {
+  const Fixture& f = fixture();
+  const bool f64 = dt == DType::f64;
+  const std::string what = dev.str() + (f64 ? " f64" : " f32");
+  auto t0 = std::chrono::steady_clock::now();
+  model::DiveModel m(f.cfg);
+  tools::deterministic_init(m);
+  if (f64) m.to(DType::f64);
+  int compared = 0;
+  auto compare = [&](const std::map<std::string, Tensor>& got, const std::string& prefix) {
+    for (const auto& [key, g] : got) {
+      if (starts_with(key, "grad.")) continue;
+      auto it = f.expected.find(prefix + key);
+      BOOST_TEST_REQUIRE((it != f.expected.end()), "fixture has no '" << prefix + key << "'");
+      double tol = !f64 ? kRelTol : it->second.dtype() == DType::f64 ? 1e-8 : 1e-6;
+      double err = rel_error(g, it->second);
+      BOOST_TEST(err <= tol, what << ": '" << prefix + key << "' relative error " << err);
+      ++compared;
+    }
+  };
+  compare(tools::run_step(m, f.batch, dev, true), "eval.");  // leaves m unchanged
+  BOOST_TEST(compared == 2);
+  auto got = tools::run_step(m, f.batch, dev, false);
+  compare(got, "");
+  double total = 0;
+  for (const auto& [k, e] : f.expected)
+    if (starts_with(k, "gradsum.")) total += std::pow(e.to_vector<double>()[0], 2);
+  total = std::sqrt(total);
+  int n_grads = 0;
+  double worst_norm = 0, worst_proj = 0;  // |difference| / ||r|| (or / total for zero gradients)
+  double worst_sign = 0;                   // |<g - r, R>| / tol
+  std::string worst_sign_name;
+  for (const auto& [k, e] : f.expected) {
+    if (!starts_with(k, "gradsum.")) continue;
+    std::string name = k.substr(std::strlen("gradsum."));
+    auto it = got.find("grad." + name);
+    BOOST_TEST_REQUIRE((it != got.end()), what << ": no gradient for '" << name << "' from dive");
+    std::vector<double> r = e.to_vector<double>();
+    std::array<double, 3> s = summary(it->second);
+    const bool zero = r[0] < kZeroGradFraction * total;
+    const double scale = zero ? total : r[0];
+    double tol = (f64 ? 1e-7 : kRelTol) * scale;
+    if (!f64 && !zero) tol = std::max(tol, 10 * f.expected.at("gradnoise." + name).item<double>());
+    const double sq = std::sqrt(double(it->second.numel()));
+    worst_norm = std::max(worst_norm, std::fabs(s[0] - r[0]) / scale);
+    BOOST_TEST(std::fabs(s[0] - r[0]) <= tol, what << ": '" << name << "' gradient norm " << s[0] << " vs " << r[0]
+                                                   << ", tolerance " << tol << (zero ? " (zero gradient)" : ""));
+    for (int j = 1; j <= 2; ++j) {
+      worst_proj = std::max(worst_proj, std::fabs(s[j] - r[j]) / scale);
+      BOOST_TEST(std::fabs(s[j] - r[j]) <= tol * sq, what << ": '" << name << "' gradient projection " << j << ": "
+                                                          << s[j] << " vs " << r[j] << ", bound " << tol * sq);
+    }
+    std::vector<double> rp = f.expected.at("gradproj." + name).to_vector<double>();
+    std::array<double, 2> sp = sign_projections(it->second);
+    for (int j = 0; j < 2; ++j) {
+      const double bound = std::min(5.0, sq) * tol;
+      if (std::fabs(sp[j] - rp[j]) / tol > worst_sign) {
+        worst_sign = std::fabs(sp[j] - rp[j]) / tol;
+        worst_sign_name = name;
+      }
+      BOOST_TEST(std::fabs(sp[j] - rp[j]) <= bound, what << ": '" << name << "' sign projection " << j + 1 << ": "
+                                                         << sp[j] << " vs " << rp[j] << ", bound " << bound);
+    }
+    ++n_grads;
+  }
+  size_t n_got = 0;
+  for (const auto& [k, g] : got) n_got += starts_with(k, "grad.");
+  BOOST_TEST(n_got == size_t(n_grads), what << ": dive gave " << n_got << " gradients, the fixture " << n_grads);
+  BOOST_TEST(n_grads >= 100);  // the ResNet-18 parameters included (img_finetune)
+  BOOST_TEST(compared >= 2 + 11);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  BOOST_TEST_MESSAGE("cnn branch on " << what << ": " << n_grads << " gradients, worst |d norm| / ||r|| "
+                                        << worst_norm << ", worst |d proj| / ||r|| " << worst_proj
+                                        << ", worst |<g - r, R>| / tol " << worst_sign << " (" << worst_sign_name << "); " << secs
+                                        << " s (init, eval, train step)");
+}
+
+bool starts_with_any(const std::map<std::string, Tensor>& m, const std::string& p) {
+  for (const auto& [k, v] : m)
+    if (starts_with(k, p)) return true;
+  return false;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(model_cnn)
+
+BOOST_AUTO_TEST_CASE(config_and_names) {
+  const model::ModelConfig& c = fixture().cfg;
+  BOOST_TEST(c.cnn_type == "resnet18");
+  BOOST_TEST(model::uses_cnn(c));
+  BOOST_TEST(c.img_finetune);
+  BOOST_TEST(c.spm_img_pos_enc_type == "sine");
+  model::DiveModel m(c);
+  BOOST_TEST(m.img_cnn != nullptr);
+  BOOST_TEST(m.img_enc == nullptr);
+  auto sd = m.state_dict();
+  for (const char* k : {"img_enc.cnn.conv1.weight", "img_enc.cnn.layer4.1.bn2.running_var",
+                        "img_enc.cnn.layer2.0.downsample.0.weight", "img_enc.fc.weight", "img_enc.mlp.bn.bn.weight",
+                        "img_enc.spm.agg_block.latents"})
+    BOOST_TEST(sd.count(k) == 1u, k);
+  BOOST_TEST(sd.at("img_enc.fc.weight").shape() == (Shape{16, 512}));
+  BOOST_TEST(sd.count("img_enc.cnn.fc.weight") == 0u);
+  // the option parser knows the official names
+  model::ModelConfig d;
+  model::OptionSet o;
+  model::add_model_options(o, d);
+  BOOST_TEST(d.cnn_type == "none");
+  BOOST_TEST(!model::uses_cnn(d));
+  o.parse_args({"--cnn_type", "resnet152", "--img_finetune", "--bn_eval", "--crop_size", "256"});
+  BOOST_TEST(model::cnn_depth(d) == 152);
+  BOOST_TEST(d.img_finetune);
+  BOOST_TEST(d.bn_eval);
+  BOOST_TEST(d.crop_size == 256);
+  BOOST_CHECK_THROW(o.parse_args({"--cnn_type", "resnet19"}), Error);
+  model::ModelConfig butd_pe;
+  butd_pe.spm_img_pos_enc_type = "sine";
+  BOOST_CHECK_THROW(model::validate(butd_pe), Error);  // officially asserted: no image PE for BUTD
+}
+
+BOOST_AUTO_TEST_CASE(deterministic_init_is_bit_identical) {
+  const Fixture& f = fixture();
+  model::DiveModel m(f.cfg);
+  tools::deterministic_init(m);
+  auto sd = m.state_dict();
+  int checked = 0;
+  for (const auto& [k, e] : f.expected) {
+    if (!starts_with(k, "initbits.")) continue;
+    std::string key = k.substr(std::strlen("initbits."));
+    auto it = sd.find(key);
+    BOOST_TEST_REQUIRE((it != sd.end()), "model has no '" << key << "'");
+    Tensor t = it->second.to(kCPU).contiguous();
+    const float* p = t.data<float>();
+    uint64_t s1 = 0, s2 = 0;
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      uint32_t b;
+      std::memcpy(&b, p + i, 4);
+      s1 += b;
+      s2 += uint64_t(b) * uint64_t(i + 1);
+    }
+    std::vector<int64_t> r = e.to_vector<int64_t>();
+    BOOST_TEST(int64_t(s1) == r[0], "'" << key << "' differs from the PyTorch weights");
+    BOOST_TEST(int64_t(s2) == r[1], "'" << key << "' differs from the PyTorch weights (order)");
+    ++checked;
+  }
+  BOOST_TEST(checked >= 100);
+}
+
+BOOST_AUTO_TEST_CASE(reference_backend) { check(kRef, DType::f32); }
+
+BOOST_AUTO_TEST_CASE(cpu_backend, *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
+                       boost::test_tools::assertion_result r(backend_available(DeviceKind::cpu));
+                       r.message() << "skipped: no CPU (oneDNN) backend";
+                       return r;
+                     })) {
+  check(kCPU, DType::f32);
+}
+
+BOOST_AUTO_TEST_CASE(cpu_backend_f64) { check(kCPU, DType::f64); }
+
+BOOST_AUTO_TEST_CASE(cuda_backend, *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
+                       boost::test_tools::assertion_result r(backend_available(DeviceKind::cuda));
+                       r.message() << "skipped: no CUDA device";
+                       return r;
+                     })) {
+  check(kCUDA, DType::f32);
+}
+
+// img_finetune off: the ResNet runs without autograd (officially requires_grad = False), every other
+// parameter still gets its gradient; the ResNet's BN running statistics still move (train mode).
+BOOST_AUTO_TEST_CASE(frozen_cnn_gets_no_gradient) {
+  model::ModelConfig c = fixture().cfg;
+  c.img_finetune = false;
+  model::DiveModel m(c);
+  tools::deterministic_init(m);
+  const std::string rv = "img_enc.cnn.layer1.0.bn1.running_mean";
+  Tensor before = m.state_dict().at(rv).to(kCPU).clone();
+  auto got = tools::run_step(m, fixture().batch, kCPU, false);
+  BOOST_TEST(!starts_with_any(got, "grad.img_enc.cnn."));
+  BOOST_TEST(got.count("grad.img_enc.fc.weight") == 1u);
+  BOOST_TEST(got.count("grad.img_enc.spm.agg_block.latents") == 1u);
+  BOOST_TEST(got.count("grad.txt_enc.embed.weight") == 1u);
+  for (const auto& [name, p] : m.named_parameters())
+    if (starts_with(name, "img_enc.cnn.")) BOOST_TEST(!p.grad().defined(), name);
+  // the forward values agree with the fine-tuned model (only gradients differ)
+  BOOST_TEST(rel_error(got.at("img_emb"), fixture().expected.at("img_emb")) <= kRelTol);
+  BOOST_TEST(rel_error(got.at("loss"), fixture().expected.at("loss")) <= kRelTol);
+  BOOST_TEST(rel_error(got.at("after." + rv), before) > 1e-6);
+}
+
+// bn_eval: the ResNet's BatchNorms use and keep their running statistics during training; the image
+// MLP's BatchNorm (not part of the CNN) still updates.
+BOOST_AUTO_TEST_CASE(bn_eval_keeps_cnn_running_stats) {
+  model::ModelConfig c = fixture().cfg;
+  c.bn_eval = true;
+  model::DiveModel m(c);
+  tools::deterministic_init(m);
+  std::map<std::string, Tensor> init;
+  for (const auto& [k, t] : m.state_dict()) init[k] = t.to(kCPU).clone();
+  auto got = tools::run_step(m, fixture().batch, kCPU, false);
+  int n = 0;
+  for (const auto& [k, t] : got) {
+    if (!starts_with(k, "after.img_enc.cnn.")) continue;
+    std::string key = k.substr(std::strlen("after."));
+    BOOST_TEST(rel_error(t, init.at(key)) == 0.0, key << " changed under bn_eval");
+    ++n;
+  }
+  BOOST_TEST(n == 3 * 20);  // resnet18: 20 BatchNorms x (running_mean, running_var, num_batches_tracked)
+  const std::string mlp = "img_enc.mlp.bn.bn.running_mean";
+  BOOST_TEST(rel_error(got.at("after." + mlp), init.at(mlp)) > 1e-6);
+  BOOST_TEST(starts_with_any(got, "grad.img_enc.cnn."));  // bn_eval does not freeze the weights
+  // the eval-mode BN in train mode changes the step: the loss differs from the fixture's
+  BOOST_TEST(rel_error(got.at("loss"), fixture().expected.at("loss")) > 1e-6);
+}
+
+// The batch layout must match the configured branch; the message says which option to change.
+BOOST_AUTO_TEST_CASE(layout_mismatch_is_reported) {
+  const model::ModelConfig& cnn = fixture().cfg;
+  std::map<std::string, Tensor> butd{{"images", Tensor::zeros({2, 3, 512}, DType::f32)},
+                                     {"img_lengths", Tensor::from_vector<int64_t>({3, 2}, {2})},
+                                     {"captions", Tensor::ones({10, 4}, DType::i64)},
+                                     {"cap_lengths", Tensor::full({10}, 4.0, DType::i64)}};
+  try {
+    model::prepare_batch(butd, cnn, kCPU, "b.safetensors");
+    BOOST_FAIL("a BUTD batch was accepted by the CNN branch");
+  } catch (const Error& e) {
+    BOOST_TEST(std::string(e.what()).find("cnn_type none") != std::string::npos, e.what());
+  }
+  std::map<std::string, Tensor> raw = butd;
+  raw["images"] = Tensor::zeros({2, 3, 64, 64}, DType::f32);
+  raw.erase("img_lengths");
+  BOOST_CHECK_NO_THROW(model::prepare_batch(raw, cnn, kCPU, "b.safetensors"));
+  model::ModelConfig plain = cnn;
+  plain.cnn_type = "none";
+  plain.spm_img_pos_enc_type = "none";
+  try {
+    model::prepare_batch(raw, plain, kCPU, "b.safetensors");
+    BOOST_FAIL("raw images were accepted by the BUTD branch");
+  } catch (const Error& e) {
+    BOOST_TEST(std::string(e.what()).find("cnn_type resnet") != std::string::npos, e.what());
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
