@@ -11,7 +11,9 @@
 namespace dive::tools {
 
 model::Batch to_model_batch(const data::Batch& b, Device dev) {
-  return {b.images.to(dev), b.img_lengths.to(dev), b.captions.to(dev), b.cap_lengths.to(dev)};
+  // raw images (CNN branch) come without img_lengths
+  return {b.images.to(dev), b.img_lengths.defined() ? b.img_lengths.to(dev) : Tensor(), b.captions.to(dev),
+          b.cap_lengths.to(dev)};
 }
 
 Encoded encode_split(model::DiveModel& m, const data::PrecompDataset& ds, const data::Vocabulary& vocab, Device dev,
