@@ -1,4 +1,4 @@
-// Shared by the deterministic-init fixture tests (test_model_default.cpp, test_model_cnn.cpp): loading,
+// Shared by the deterministic-init fixture tests (test_model_default, test_model_cnn, test_resnet): loading,
 // gradient summaries (as tools/reference/det_init.py) and the comparison of one eval pass and one
 // training step. The tolerances and their reasons are documented in test_model_default.cpp.
 #include "test/det_fixture.h"
@@ -149,6 +149,31 @@ void check_det_fixture(const DetFixture& f, Device dev, DType dt, const std::str
                                         << worst_norm << ", worst |d proj| / ||r|| " << worst_proj
                                         << ", worst |<g - r, R>| / tol " << worst_sign << " (" << worst_sign_name << "); " << secs
                                         << " s (init, eval, train step)");
+}
+
+int check_init_bits(const std::map<std::string, Tensor>& expected, const std::map<std::string, Tensor>& sd) {
+  int checked = 0;
+  for (const auto& [k, e] : expected) {
+    if (!starts_with(k, "initbits.")) continue;
+    std::string key = k.substr(std::strlen("initbits."));
+    auto it = sd.find(key);
+    BOOST_TEST_REQUIRE((it != sd.end()), "model has no '" << key << "'");
+    Tensor t = it->second.to(kCPU).contiguous();
+    BOOST_TEST_REQUIRE((t.dtype() == DType::f32));
+    const float* p = t.data<float>();
+    uint64_t s1 = 0, s2 = 0;
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      uint32_t b;
+      std::memcpy(&b, p + i, 4);
+      s1 += b;
+      s2 += uint64_t(b) * uint64_t(i + 1);
+    }
+    std::vector<int64_t> r = e.to_vector<int64_t>();
+    BOOST_TEST(int64_t(s1) == r[0], "'" << key << "' differs from the PyTorch weights");
+    BOOST_TEST(int64_t(s2) == r[1], "'" << key << "' differs from the PyTorch weights (order)");
+    ++checked;
+  }
+  return checked;
 }
 
 }  // namespace dive::test

@@ -85,26 +85,7 @@ BOOST_AUTO_TEST_CASE(deterministic_init_is_bit_identical) {
   model::DiveModel m(f.cfg);
   tools::deterministic_init(m);
   auto sd = m.state_dict();
-  int checked = 0;
-  for (const auto& [k, e] : f.expected) {
-    if (!starts_with(k, "initbits.")) continue;
-    std::string key = k.substr(std::strlen("initbits."));
-    auto it = sd.find(key);
-    BOOST_TEST_REQUIRE((it != sd.end()), "model has no '" << key << "'");
-    Tensor t = it->second.to(kCPU).contiguous();
-    const float* p = t.data<float>();
-    uint64_t s1 = 0, s2 = 0;
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      uint32_t b;
-      std::memcpy(&b, p + i, 4);
-      s1 += b;
-      s2 += uint64_t(b) * uint64_t(i + 1);
-    }
-    std::vector<int64_t> r = e.to_vector<int64_t>();
-    BOOST_TEST(int64_t(s1) == r[0], "'" << key << "' differs from the PyTorch weights");
-    BOOST_TEST(int64_t(s2) == r[1], "'" << key << "' differs from the PyTorch weights (order)");
-    ++checked;
-  }
+  int checked = test::check_init_bits(f.expected, sd);
   BOOST_TEST(checked >= 100);
 }
 

@@ -25,6 +25,7 @@
 #include "lib/ops/ops.h"
 #include "model/resnet.h"
 #include "tools/step.h"
+#include "test/det_fixture.h"
 
 using namespace dive;
 
@@ -41,48 +42,11 @@ const std::map<std::string, Tensor>& batch() {
   return b;
 }
 
-bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
-
-std::vector<double> host_f64(const Tensor& t) { return t.to(kCPU).to(DType::f64).contiguous().to_vector<double>(); }
-
-double l2(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x * x;
-  return std::sqrt(s);
-}
-
-std::array<double, 3> summary(const Tensor& t) {  // as det_init.summary
-  std::vector<double> v = host_f64(t);
-  double p1 = 0, p2 = 0;
-  for (size_t i = 0; i < v.size(); ++i) {
-    p1 += v[i] * std::sin(0.3 * double(i) + 0.1);
-    p2 += v[i] * std::cos(0.17 * double(i));
-  }
-  return {l2(v), p1, p2};
-}
-
-uint64_t mix64(uint64_t x) {
-  uint64_t z = x + 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-std::array<double, 2> sign_projections(const Tensor& t) {  // as det_init.sign_projections
-  std::vector<double> v = host_f64(t);
-  std::array<double, 2> p{0, 0};
-  for (size_t i = 0; i < v.size(); ++i)
-    for (int j = 0; j < 2; ++j) p[j] += (mix64(2 * uint64_t(i) + uint64_t(j)) >> 63) ? -v[i] : v[i];
-  return p;
-}
-
-double rel_error(const Tensor& got, const Tensor& exp) {
-  std::vector<double> a = host_f64(got), e = host_f64(exp);
-  BOOST_TEST_REQUIRE(a.size() == e.size());
-  double d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d += (a[i] - e[i]) * (a[i] - e[i]);
-  return std::sqrt(d) / std::max(l2(e), 1e-30);
-}
+using test::host_f64;
+using test::rel_error;
+using test::sign_projections;
+using test::starts_with;
+using test::summary;
 
 std::unique_ptr<model::ResNet> make_resnet18() {
   model::ResNetConfig c;
@@ -193,22 +157,7 @@ BOOST_AUTO_TEST_CASE(state_dict_names_match_torchvision) {
 
 BOOST_AUTO_TEST_CASE(deterministic_init_is_bit_identical) {
   auto sd = make_resnet18()->state_dict();
-  int checked = 0;
-  for (const auto& [k, e] : expected()) {
-    if (!starts_with(k, "initbits.")) continue;
-    Tensor t = sd.at(k.substr(std::strlen("initbits."))).contiguous();
-    const float* p = t.data<float>();
-    uint64_t s1 = 0, s2 = 0;
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      uint32_t b;
-      std::memcpy(&b, p + i, 4);
-      s1 += b;
-      s2 += uint64_t(b) * uint64_t(i + 1);
-    }
-    std::vector<int64_t> r = e.to_vector<int64_t>();
-    BOOST_TEST((int64_t(s1) == r[0] && int64_t(s2) == r[1]), "'" << k << "' differs from the PyTorch weights");
-    ++checked;
-  }
+  int checked = test::check_init_bits(expected(), sd);
   BOOST_TEST(checked == 60 + 2 * 20);
 }
 
