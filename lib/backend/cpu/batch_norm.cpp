@@ -1,6 +1,6 @@
 // CPU batch norm on x [N, C, S]: forward (training: batch stats + in-place running-stat update with the
 // unbiased variance; eval: running stats) and backward (both modes). oneDNN batch_normalization for
-// f32 (our rstd <-> oneDNN's variance), channel-parallel OpenMP loops for f64.
+// f32 (our rstd <-> oneDNN's variance), the reference kernels for f64.
 #include <cmath>
 #include <vector>
 
@@ -91,73 +91,6 @@ void backward_f32(KernelArgs& a, int64_t N, int64_t C, int64_t S, bool training)
   });
 }
 
-template <class T>
-void forward_loop(KernelArgs& a, int64_t N, int64_t C, int64_t S, bool training, double momentum, double eps) {
-  const T *x = ptr<const T>(a.in[0]), *gm = ptr<const T>(a.in[1]), *bt = ptr<const T>(a.in[2]);
-  const bool have_running = a.in[3].defined();
-  T* rm = have_running ? ptr<T>(a.in[3]) : nullptr;
-  T* rv = have_running ? ptr<T>(a.in[4]) : nullptr;
-  T *y = ptr<T>(a.out[0]), *mean = ptr<T>(a.out[1]), *rstd = ptr<T>(a.out[2]);
-  const double n = double(N * S);
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < C; ++c) {
-    double mu, rs;
-    if (training) {
-      double s = 0, v = 0;
-      for (int64_t i = 0; i < N; ++i)
-        for (int64_t k = 0; k < S; ++k) s += x[(i * C + c) * S + k];
-      mu = s / n;
-      for (int64_t i = 0; i < N; ++i)
-        for (int64_t k = 0; k < S; ++k) {
-          double d = x[(i * C + c) * S + k] - mu;
-          v += d * d;
-        }
-      rs = 1.0 / std::sqrt(v / n + eps);
-      if (have_running) {
-        rm[c] = T((1.0 - momentum) * double(rm[c]) + momentum * mu);
-        rv[c] = T((1.0 - momentum) * double(rv[c]) + momentum * v / (n - 1.0));
-      }
-    } else {
-      mu = rm[c];
-      rs = 1.0 / std::sqrt(double(rv[c]) + eps);
-    }
-    mean[c] = T(mu);
-    rstd[c] = T(rs);
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t k = 0; k < S; ++k) {
-        int64_t j = (i * C + c) * S + k;
-        y[j] = T((x[j] - mu) * rs * double(gm[c]) + double(bt[c]));
-      }
-  }
-}
-
-template <class T>
-void backward_loop(KernelArgs& a, int64_t N, int64_t C, int64_t S, bool training) {
-  const T *g = ptr<const T>(a.in[0]), *x = ptr<const T>(a.in[1]), *gm = ptr<const T>(a.in[2]),
-          *mean = ptr<const T>(a.in[3]), *rstd = ptr<const T>(a.in[4]);
-  T *dx = ptr<T>(a.out[0]), *dg = ptr<T>(a.out[1]), *db = ptr<T>(a.out[2]);
-  const double n = double(N * S);
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < C; ++c) {
-    double mu = mean[c], rs = rstd[c], sg = 0, sgx = 0;
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t k = 0; k < S; ++k) {
-        int64_t j = (i * C + c) * S + k;
-        sg += g[j];
-        sgx += double(g[j]) * (x[j] - mu) * rs;
-      }
-    dg[c] = T(sgx);
-    db[c] = T(sg);
-    double gamma = gm[c];
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t k = 0; k < S; ++k) {
-        int64_t j = (i * C + c) * S + k;
-        double xh = (x[j] - mu) * rs;
-        dx[j] = training ? T(gamma * rs * (double(g[j]) - sg / n - xh * sgx / n)) : T(gamma * rs * double(g[j]));
-      }
-  }
-}
-
 void forward(KernelArgs& a) {
   const Tensor& x = a.in[0];
   int64_t N = x.size(0), C = x.size(1), S = x.size(2);
@@ -165,7 +98,7 @@ void forward(KernelArgs& a) {
   double momentum = a.attrs.f[0], eps = a.attrs.f[1];
   DIVE_DISPATCH_FLOAT(x.dtype(), "batch_norm", [&] {
     if (std::is_same_v<scalar_t, float> && x.numel() > 0) forward_f32(a, N, C, S, training, momentum, eps);
-    else forward_loop<scalar_t>(a, N, C, S, training, momentum, eps);
+    else run_reference(OpId::batch_norm, a);  // f64
   });
 }
 
@@ -175,7 +108,7 @@ void backward(KernelArgs& a) {
   bool training = a.attrs.i[0] != 0;
   DIVE_DISPATCH_FLOAT(g.dtype(), "batch_norm_backward", [&] {
     if (std::is_same_v<scalar_t, float> && g.numel() > 0) backward_f32(a, N, C, S, training);
-    else backward_loop<scalar_t>(a, N, C, S, training);
+    else run_reference(OpId::batch_norm_backward, a);  // f64
   });
 }
 

@@ -4,6 +4,10 @@
 
 namespace dive::cpu {
 
+// Runs the reference kernel of `op` on the same host tensors: the f64 (and empty-tensor) path of ops
+// whose f32 path is a oneDNN primitive, so those loops exist once (in lib/backend/ref).
+void run_reference(OpId op, KernelArgs& a);
+
 // copy.cpp
 void copy(KernelArgs& a);
 void fill(KernelArgs& a);

@@ -1,5 +1,5 @@
 // CPU layer norm over the last axis of [R, C], forward (y, mean, rstd) and backward (dx, dgamma, dbeta):
-// oneDNN layer_normalization for f32 (our rstd <-> oneDNN's variance), OpenMP loops for f64.
+// oneDNN layer_normalization for f32 (our rstd <-> oneDNN's variance), the reference kernels for f64.
 #include <cmath>
 #include <vector>
 
@@ -62,64 +62,12 @@ void backward_f32(KernelArgs& a, int64_t R, int64_t C) {
   });
 }
 
-template <class T>
-void forward_loop(KernelArgs& a, int64_t R, int64_t C, double eps) {
-  const T *x = ptr<const T>(a.in[0]), *gm = ptr<const T>(a.in[1]), *bt = ptr<const T>(a.in[2]);
-  T *y = ptr<T>(a.out[0]), *mean = ptr<T>(a.out[1]), *rstd = ptr<T>(a.out[2]);
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < R; ++r) {
-    const T* xr = x + r * C;
-    double mu = 0, v = 0;
-    for (int64_t c = 0; c < C; ++c) mu += xr[c];
-    mu /= double(C);
-    for (int64_t c = 0; c < C; ++c) v += (xr[c] - mu) * (xr[c] - mu);
-    double rs = 1.0 / std::sqrt(v / double(C) + eps);
-    for (int64_t c = 0; c < C; ++c) y[r * C + c] = T((xr[c] - mu) * rs * double(gm[c]) + double(bt[c]));
-    mean[r] = T(mu);
-    rstd[r] = T(rs);
-  }
-}
-
-template <class T>
-void backward_loop(KernelArgs& a, int64_t R, int64_t C) {
-  const T *g = ptr<const T>(a.in[0]), *x = ptr<const T>(a.in[1]), *gm = ptr<const T>(a.in[2]),
-          *mean = ptr<const T>(a.in[3]), *rstd = ptr<const T>(a.in[4]);
-  T *dx = ptr<T>(a.out[0]), *dg = ptr<T>(a.out[1]), *db = ptr<T>(a.out[2]);
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < R; ++r) {
-    double mu = mean[r], rs = rstd[r], m1 = 0, m2 = 0;
-    for (int64_t c = 0; c < C; ++c) {
-      double xh = (x[r * C + c] - mu) * rs, dxh = double(g[r * C + c]) * double(gm[c]);
-      m1 += dxh;
-      m2 += dxh * xh;
-    }
-    m1 /= double(C);
-    m2 /= double(C);
-    for (int64_t c = 0; c < C; ++c) {
-      double xh = (x[r * C + c] - mu) * rs, dxh = double(g[r * C + c]) * double(gm[c]);
-      dx[r * C + c] = T(rs * (dxh - m1 - xh * m2));
-    }
-  }
-  // parameter gradients: parallel over columns, rows summed in order
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < C; ++c) {
-    double sdg = 0, sdb = 0;
-    for (int64_t r = 0; r < R; ++r) {
-      double gi = g[r * C + c];
-      sdg += gi * (x[r * C + c] - double(mean[r])) * double(rstd[r]);
-      sdb += gi;
-    }
-    dg[c] = T(sdg);
-    db[c] = T(sdb);
-  }
-}
-
 void forward(KernelArgs& a) {
   int64_t R = a.in[0].size(0), C = a.in[0].size(1);
   double eps = a.attrs.f[0];
   DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "layer_norm", [&] {
     if (std::is_same_v<scalar_t, float> && R * C > 0) forward_f32(a, R, C, eps);
-    else forward_loop<scalar_t>(a, R, C, eps);
+    else run_reference(OpId::layer_norm, a);  // f64
   });
 }
 
@@ -127,7 +75,7 @@ void backward(KernelArgs& a) {
   int64_t R = a.in[0].size(0), C = a.in[0].size(1);
   DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "layer_norm_backward", [&] {
     if (std::is_same_v<scalar_t, float> && R * C > 0) backward_f32(a, R, C);
-    else backward_loop<scalar_t>(a, R, C);
+    else run_reference(OpId::layer_norm_backward, a);  // f64
   });
 }
 

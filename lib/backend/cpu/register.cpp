@@ -15,6 +15,10 @@ constexpr std::array<OpId, 0> kInheritedFromRef{};
 
 }  // namespace
 
+namespace cpu {
+void run_reference(OpId op, KernelArgs& a) { kernel_table(DeviceKind::ref).kernels[int(op)](a); }
+}  // namespace cpu
+
 void register_cpu_kernels(KernelTable& t) {
   if (!kInheritedFromRef.empty()) {
     KernelTable ref;

@@ -1,5 +1,5 @@
 // CPU softmax / log_softmax over the last axis of [R, C], forward and backward: oneDNN softmax_v2 for
-// f32 (cached per shape), row-parallel OpenMP loops with double accumulation for f64.
+// f32 (cached per shape), the reference kernels for f64.
 #include <cmath>
 #include <limits>
 
@@ -43,38 +43,6 @@ void backward_f32(const char* name, const Tensor& g, const Tensor& y, const Tens
   });
 }
 
-template <class T, bool Log>
-void forward_loop(const Tensor& X, const Tensor& Y, int64_t R, int64_t C) {
-  const T* x = ptr<const T>(X);
-  T* y = ptr<T>(Y);
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < R; ++r) {
-    const T* xr = x + r * C;
-    double m = -std::numeric_limits<double>::infinity(), s = 0;
-    for (int64_t c = 0; c < C; ++c) m = std::max(m, double(xr[c]));
-    for (int64_t c = 0; c < C; ++c) s += std::exp(double(xr[c]) - m);
-    const double ls = std::log(s);
-    for (int64_t c = 0; c < C; ++c)
-      y[r * C + c] = Log ? T(double(xr[c]) - m - ls) : T(std::exp(double(xr[c]) - m) / s);
-  }
-}
-
-template <class T, bool Log>
-void backward_loop(const Tensor& G, const Tensor& Y, const Tensor& D, int64_t R, int64_t C) {
-  const T* g = ptr<const T>(G);
-  const T* y = ptr<const T>(Y);
-  T* d = ptr<T>(D);
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < R; ++r) {
-    double s = 0;
-    for (int64_t c = 0; c < C; ++c) s += Log ? double(g[r * C + c]) : double(g[r * C + c]) * double(y[r * C + c]);
-    for (int64_t c = 0; c < C; ++c) {
-      double gi = g[r * C + c], yi = y[r * C + c];
-      d[r * C + c] = Log ? T(gi - std::exp(yi) * s) : T(yi * (gi - s));
-    }
-  }
-}
-
 template <bool Log>
 void forward(KernelArgs& a) {
   const char* name = Log ? "log_softmax" : "softmax";
@@ -83,7 +51,7 @@ void forward(KernelArgs& a) {
   if (R * C == 0) return;
   DIVE_DISPATCH_FLOAT(x.dtype(), name, [&] {
     if constexpr (std::is_same_v<scalar_t, float>) forward_f32<Log>(name, x, y, R, C);
-    else forward_loop<scalar_t, Log>(x, y, R, C);
+    else run_reference(Log ? OpId::log_softmax : OpId::softmax, a);  // f64
   });
 }
 
@@ -95,7 +63,7 @@ void backward(KernelArgs& a) {
   if (R * C == 0) return;
   DIVE_DISPATCH_FLOAT(g.dtype(), name, [&] {
     if constexpr (std::is_same_v<scalar_t, float>) backward_f32<Log>(name, g, y, d, R, C);
-    else backward_loop<scalar_t, Log>(g, y, d, R, C);
+    else run_reference(Log ? OpId::log_softmax_backward : OpId::softmax_backward, a);  // f64
   });
 }
 
