@@ -4,26 +4,13 @@
 #include <cstring>
 #include <vector>
 
+#include "lib/backend/axis_split.h"
 #include "lib/backend/cpu/kernels.h"
 #include "lib/backend/cpu/loops.h"
 
 namespace dive::cpu {
 
 namespace {
-
-struct AxisSplit {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-
-AxisSplit split_at(const Shape& s, int64_t ax) {
-  AxisSplit r;
-  for (int64_t d = 0; d < int64_t(s.size()); ++d) {
-    if (d < ax) r.outer *= s[d];
-    else if (d == ax) r.n = s[d];
-    else r.inner *= s[d];
-  }
-  return r;
-}
 
 template <class I>
 void check_indices(const char* op, const I* idx, int64_t m, int64_t n) {

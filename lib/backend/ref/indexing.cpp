@@ -1,23 +1,10 @@
 // Reference index_select/index_add, gather/scatter_add, cat and pad.
+#include "lib/backend/axis_split.h"
 #include "lib/backend/ref/ref_util.h"
 
 namespace dive::ref {
 
 namespace {
-
-struct AxisSplit {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-
-AxisSplit split_at(const Shape& s, int64_t ax) {
-  AxisSplit r;
-  for (int64_t d = 0; d < int64_t(s.size()); ++d) {
-    if (d < ax) r.outer *= s[d];
-    else if (d == ax) r.n = s[d];
-    else r.inner *= s[d];
-  }
-  return r;
-}
 
 template <class I>
 int64_t checked(const char* op, I v, int64_t n) {
