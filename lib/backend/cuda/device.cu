@@ -128,6 +128,12 @@ void set_allow_tf32(bool on) {
 
 bool allow_tf32() { return g_allow_tf32; }
 
+namespace {
+std::atomic<bool> g_deterministic{true};
+}
+void set_deterministic(bool on) { g_deterministic = on; }
+bool deterministic() { return g_deterministic; }
+
 void synchronize(int index) {
   DeviceGuard g(index);
   CUDA_CHECK(cudaStreamSynchronize(stream(index)));

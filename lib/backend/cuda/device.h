@@ -15,6 +15,12 @@ int device_count() noexcept;
 void set_allow_tf32(bool on);
 bool allow_tf32();
 
+// Deterministic mode (the default): no floating-point atomics in any kernel and only deterministic
+// cuDNN algorithms, so two runs of the same training step give bit-identical results. Off, kernels
+// may use atomics (index_add, scatter_add, pooling backward) and cuDNN may pick any algorithm.
+void set_deterministic(bool on);
+bool deterministic();
+
 // Waits until all work queued on device `index`'s stream has finished (for timings and tests).
 void synchronize(int index = 0);
 

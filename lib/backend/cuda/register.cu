@@ -29,6 +29,11 @@ void register_elementwise(KernelTable& t);
 void register_random(KernelTable& t);
 void register_reduce(KernelTable& t);
 void register_blas(KernelTable& t);
+void register_softmax_norm(KernelTable& t);
+void register_rnn_similarity(KernelTable& t);
+void register_indexing(KernelTable& t);
+void register_pool(KernelTable& t);
+void register_conv(KernelTable& t);
 }  // namespace cuda
 
 void register_cuda_kernels(KernelTable& t) {
@@ -37,6 +42,11 @@ void register_cuda_kernels(KernelTable& t) {
   cuda::register_random(t);
   cuda::register_reduce(t);
   cuda::register_blas(t);
+  cuda::register_softmax_norm(t);
+  cuda::register_rnn_similarity(t);
+  cuda::register_indexing(t);
+  cuda::register_pool(t);
+  cuda::register_conv(t);
 }
 
 }  // namespace dive
