@@ -4,7 +4,7 @@ EMBEDDED_BUILD ?= build-embedded
 JOBS ?= $(shell nproc)
 export PATH := /usr/local/cuda/bin:$(PATH)
 
-.PHONY: all deps build test test-embedded bench demo check-long clean
+.PHONY: all deps build test test-embedded bench demo check-long clean gpu-bundle
 
 all: build
 
@@ -40,5 +40,10 @@ demo: build
 
 check-long: test test-embedded
 
+# The CUDA build for a GPU machine (tests, benchmarks, CLI + their non-CUDA libraries) in gpu-bundle/;
+# run it there with `bash tools/gpu-check.sh` from the repository root.
+gpu-bundle: deps
+	@bash tools/gpu-bundle.sh gpu-bundle build-gpu
+
 clean:
-	rm -rf $(BUILD) $(EMBEDDED_BUILD)
+	rm -rf $(BUILD) $(EMBEDDED_BUILD) build-gpu gpu-bundle

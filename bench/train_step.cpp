@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "lib/ops/dispatch.h"
 #include "lib/ops/ops.h"
 #include "lib/optim/optimizer.h"
 #include "model/vse.h"
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("{\"impl\": \"dive\", \"batch\": %lld, \"step_ms\": [%s], \"peak_rss_mb\": %.1f, \"loss\": %.6f}\n",
-              (long long)B, times.c_str(), double(ru.ru_maxrss) / 1024.0, loss);
+  std::printf("{\"impl\": \"dive\", \"batch\": %lld, \"device\": \"%s\", \"step_ms\": [%s], \"peak_rss_mb\": %.1f, "
+              "\"peak_gpu_mb\": %.1f, \"loss\": %.6f}\n",
+              (long long)B, dev.str().c_str(), times.c_str(), double(ru.ru_maxrss) / 1024.0, double(device_memory(dev).peak_allocated) / 1048576.0, loss);
   return 0;
 }

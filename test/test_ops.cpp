@@ -70,6 +70,18 @@ BOOST_AUTO_TEST_CASE(cpu_backend_implements_every_op) {
     BOOST_TEST(cpu.kernels[i] != nullptr, "op '" << op_name(OpId(i)) << "' missing on the cpu backend");
 }
 
+// Checked without a GPU: registration only fills the table, it does not touch a device.
+BOOST_AUTO_TEST_CASE(cuda_backend_implements_every_op) {
+#if DIVE_HAVE_CUDA
+  KernelTable cuda;
+  register_cuda_kernels(cuda);
+  for (int i = 0; i < kNumOps; ++i)
+    BOOST_TEST(cuda.kernels[i] != nullptr, "op '" << op_name(OpId(i)) << "' missing on the cuda backend");
+#else
+  BOOST_TEST_MESSAGE("skipped: built without CUDA");
+#endif
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace dive::test

@@ -6,6 +6,11 @@
 #include <cstdlib>
 #include <mutex>
 
+#if DIVE_HAVE_CUDA
+#include "lib/backend/cuda/allocator.h"
+#include "lib/backend/cuda/device.h"
+#endif
+
 namespace dive {
 
 namespace {
@@ -115,6 +120,27 @@ void dispatch(OpId op, KernelArgs& args) {
   k(args);
   prof.seconds[int(op)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ++prof.calls[int(op)];
+}
+
+void synchronize(Device d) {
+#if DIVE_HAVE_CUDA
+  if (d.kind == DeviceKind::cuda && backend_available(DeviceKind::cuda)) cuda::synchronize(d.index);
+#else
+  (void)d;
+#endif
+}
+
+DeviceMemory device_memory(Device d) {
+  DeviceMemory m;
+#if DIVE_HAVE_CUDA
+  if (d.kind == DeviceKind::cuda && backend_available(DeviceKind::cuda)) {
+    cuda::MemoryStats s = cuda::memory_stats(d.index);
+    m = {s.allocated_bytes, s.peak_allocated_bytes, s.reserved_bytes, s.peak_reserved_bytes};
+  }
+#else
+  (void)d;
+#endif
+  return m;
 }
 
 }  // namespace dive

@@ -50,6 +50,16 @@ bool backend_available(DeviceKind kind);
 // Runs the kernel for `op` on the device of args.out[0] (or args.in[0] when there are no outputs).
 void dispatch(OpId op, KernelArgs& args);
 
+// Waits until all work queued on device `d` has finished (no-op on the host backends, which are
+// synchronous). For timings; reading a tensor back (item, to(kCPU)) synchronises by itself.
+void synchronize(Device d);
+
+// Memory held by tensors on device `d` (the CUDA caching allocator's statistics; zeros on the host).
+struct DeviceMemory {
+  uint64_t allocated = 0, peak_allocated = 0, reserved = 0, peak_reserved = 0;
+};
+DeviceMemory device_memory(Device d);
+
 // Counts, per op, how often it was dispatched (read by the op-coverage test).
 const std::array<uint64_t, kNumOps>& dispatch_counts();
 

@@ -61,13 +61,15 @@ void SGD::step() {
 
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   NoGradGuard ng;
-  double total = 0;
+  // Squared norms summed on the grads' device in f64; one read-back (one sync on a GPU) per call.
+  Tensor sq;
   for (const auto& p : params)
     if (p.grad().defined()) {
-      double n = norm(p.grad().to(DType::f64)).item<double>();
-      total += n * n;
+      Tensor n = norm(p.grad().to(DType::f64));
+      Tensor s = mul(n, n);
+      sq = sq.defined() ? add(sq, s.to(sq.device())) : s;
     }
-  total = std::sqrt(total);
+  double total = sq.defined() ? std::sqrt(sq.item<double>()) : 0.0;
   double coef = max_norm / (total + 1e-6);
   if (coef < 1.0)
     for (const auto& p : params)

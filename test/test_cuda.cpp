@@ -1,0 +1,147 @@
+// CUDA-only checks beyond the op-by-op parity of test_ops: bit-identical training steps in deterministic
+// mode (DivE BUTD model and a ResNet through cuDNN; the same on the CPU backend), allocator statistics,
+// and clear device errors.
+// Without a GPU every case reports "skipped: no CUDA device".
+#include <boost/test/unit_test.hpp>
+
+#include <cstring>
+
+#include "lib/ops/dispatch.h"
+#include "lib/ops/ops.h"
+#include "lib/optim/optimizer.h"
+#include "model/resnet.h"
+#include "model/vse.h"
+
+#if DIVE_HAVE_CUDA
+#include "lib/backend/cuda/device.h"
+#endif
+
+namespace dive {
+namespace {
+
+boost::test_tools::assertion_result cuda_present(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(backend_available(DeviceKind::cuda));
+  r.message() << "skipped: no CUDA device";
+  return r;
+}
+
+// Bit patterns of every parameter, in name order.
+std::vector<std::vector<uint8_t>> param_bits(nn::Module& m) {
+  std::vector<std::vector<uint8_t>> out;
+  for (auto& [name, p] : m.named_parameters()) {
+    Tensor h = p.detach().to(kCPU).contiguous();
+    const auto* b = static_cast<const uint8_t*>(h.raw_data());
+    out.emplace_back(b, b + h.numel() * int64_t(dtype_size(h.dtype())));
+  }
+  return out;
+}
+
+// Three DivE training steps (dropout on, embedding backward through index_add, AdamW) from a fixed seed.
+std::vector<std::vector<uint8_t>> dive_steps(Device dev) {
+  model::ModelConfig cfg;
+  cfg.img_dim = 96;
+  cfg.embed_size = 64;
+  cfg.word_dim = 32;
+  cfg.vocab_size = 50;
+  cfg.spm_dim_head = 16;
+  cfg.spm_depth = 2;
+  manual_seed(7);
+  model::DiveModel m(cfg);
+  m.to(dev);
+  m.train();
+  optim::Adam opt({optim::ParamGroup{"all", m.parameters(), 1e-3, 1e-3, 1e-4}}, true);
+  const int64_t B = 6, N = 9, T = 7, C = 5 * B;
+  model::Batch b;
+  b.images = Tensor::randn({B, N, cfg.img_dim}, 0, 1, DType::f32, dev);
+  std::vector<int64_t> il(static_cast<size_t>(B)), caps(static_cast<size_t>(C * T), 0), cl(static_cast<size_t>(C));
+  for (int64_t i = 0; i < B; ++i) il[size_t(i)] = N - i % 3;
+  for (int64_t c = 0; c < C; ++c) {
+    cl[size_t(c)] = 3 + c % (T - 2);
+    for (int64_t t = 0; t < cl[size_t(c)]; ++t) caps[size_t(c * T + t)] = 1 + (c * 13 + t * 7) % (cfg.vocab_size - 1);
+  }
+  b.img_lengths = Tensor::from_vector(il, {B}, dev);
+  b.captions = Tensor::from_vector(caps, {C, T}, dev);
+  b.cap_lengths = Tensor::from_vector(cl, {C}, dev);
+  for (int s = 0; s < 3; ++s) {
+    opt.zero_grad();
+    model::StepOutput o = m.forward(b);
+    o.loss.total.backward();
+    optim::clip_grad_norm(m.parameters(), 1.0);
+    opt.step();
+  }
+  return param_bits(m);
+}
+
+// Two ResNet-18 forward/backward + SGD steps at 64x64 (cuDNN convolutions, batch norm, pooling).
+std::vector<std::vector<uint8_t>> resnet_steps(Device dev) {
+  manual_seed(3);
+  model::ResNetConfig rc;
+  rc.depth = 18;
+  rc.with_head = true;
+  rc.num_classes = 10;
+  model::ResNet net(rc);
+  net.to(dev);
+  net.train();
+  optim::SGD opt({optim::ParamGroup{"all", net.parameters(), 0.1, 0.1, 0}}, 0.9);
+  Tensor x = Tensor::randn({4, 3, 64, 64}, 0, 1, DType::f32, dev);
+  Tensor w = Tensor::randn({4, 10}, 0, 1, DType::f32, dev);
+  for (int s = 0; s < 2; ++s) {
+    opt.zero_grad();
+    sum(mul(net.forward(x), w)).backward();
+    opt.step();
+  }
+  return param_bits(net);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cuda)
+
+// The same checks on the CPU backend (they also keep this file's helpers honest on machines without a GPU).
+BOOST_AUTO_TEST_CASE(cpu_training_steps_are_bit_identical) {
+  BOOST_TEST((dive_steps(kCPU) == dive_steps(kCPU)));
+  BOOST_TEST((resnet_steps(kCPU) == resnet_steps(kCPU)));
+}
+
+BOOST_AUTO_TEST_CASE(dive_training_steps_are_bit_identical, *boost::unit_test::precondition(cuda_present)) {
+  auto a = dive_steps(kCUDA);
+  auto b = dive_steps(kCUDA);
+  BOOST_TEST_REQUIRE(a.size() == b.size());
+  int differ = 0;
+  for (size_t i = 0; i < a.size(); ++i) differ += a[i] != b[i];
+  BOOST_TEST(differ == 0, differ << " of " << a.size() << " parameters differ between two identical runs");
+}
+
+BOOST_AUTO_TEST_CASE(resnet_training_steps_are_bit_identical, *boost::unit_test::precondition(cuda_present)) {
+  auto a = resnet_steps(kCUDA);
+  auto b = resnet_steps(kCUDA);
+  BOOST_TEST_REQUIRE(a.size() == b.size());
+  int differ = 0;
+  for (size_t i = 0; i < a.size(); ++i) differ += a[i] != b[i];
+  BOOST_TEST(differ == 0, differ << " of " << a.size() << " parameters differ between two identical runs");
+}
+
+BOOST_AUTO_TEST_CASE(memory_statistics_track_tensors, *boost::unit_test::precondition(cuda_present)) {
+  DeviceMemory before = device_memory(kCUDA);
+  {
+    Tensor t = Tensor::zeros({1 << 20}, DType::f32, kCUDA);  // 4 MiB
+    DeviceMemory during = device_memory(kCUDA);
+    BOOST_TEST(during.allocated >= before.allocated + (4u << 20));
+    BOOST_TEST(during.peak_allocated >= during.allocated);
+    BOOST_TEST(during.reserved >= during.allocated);
+  }
+  BOOST_TEST(device_memory(kCUDA).allocated == before.allocated);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_device_is_a_clear_error, *boost::unit_test::precondition(cuda_present)) {
+  try {
+    Tensor::zeros({2}, DType::f32, Device::parse("cuda:63"));
+    BOOST_FAIL("no error for cuda:63");
+  } catch (const Error& e) {
+    BOOST_TEST(std::string(e.what()).find("cuda:63") != std::string::npos, e.what());
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace dive

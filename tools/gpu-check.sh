@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine, from the repository root, with the folder made by `make gpu-bundle`:
+#   1. checks what the machine has (GPU, driver, PyTorch, CUDA/cuBLAS/cuDNN libraries; a few seconds),
+#   2. runs the test binary (every op case on CUDA against the reference backend, the model fixtures on
+#      CUDA, the determinism test, and the rest of the suite),
+#   3. runs the GPU benchmarks against PyTorch on the same card (training step, ResNet-50, COCO-5K
+#      evaluation matrix), alternating the two,
+#   4. prints a short summary table last.
+# Usage: tools/gpu-check.sh [--tests-only | --bench-only | --quick] [bundle-dir]
+# Logs go to $OUT (when set) or gpu-check-out/. Exit status: non-zero when a test failed.
+set -uo pipefail
+mode=all
+case "${1:-}" in --tests-only) mode=tests; shift ;; --bench-only) mode=bench; shift ;; --quick) mode=quick; shift ;; esac
+bundle=${1:-gpu-bundle}
+out=${OUT:-gpu-check-out}
+mkdir -p "$out"
+summary="$out/summary.md"
+: > "$summary"
+note() { echo "$*" | tee -a "$summary"; }
+
+# ---- 1. the machine -----------------------------------------------------------------------------
+note "## GPU check, $(date -u +%FT%TZ)"
+note "bundle: $(head -1 "$bundle/BUILD_INFO" 2>/dev/null || echo 'no BUILD_INFO')"
+gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -1)
+note "GPU: $gpu"
+py=python3
+torch_info=$($py -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1 | tail -1)
+note "PyTorch: $torch_info"
+# The CUDA libraries of this machine: those of PyTorch's pip wheels (nvidia/*/lib) or a toolkit.
+libdirs=$($py - <<'PY' 2>/dev/null
+import glob, os, site
+roots = site.getsitepackages() + ["/usr/local/cuda/lib64", "/usr/local/cuda/lib", "/usr/lib/x86_64-linux-gnu"]
+want = ("libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcudnn.so.9")
+found = {}
+for r in roots:
+    for w in want:
+        if w in found:
+            continue
+        hits = glob.glob(os.path.join(r, w)) + glob.glob(os.path.join(r, "nvidia", "**", w), recursive=True)
+        if hits:
+            found[w] = os.path.dirname(os.path.realpath(hits[0]))
+print(":".join(dict.fromkeys(found.values())))
+PY
+)
+export LD_LIBRARY_PATH="$bundle/lib:${libdirs}:${LD_LIBRARY_PATH:-}"
+note "CUDA libraries from: ${libdirs:-NOT FOUND}"
+missing=$(ldd "$bundle/bin/dive_tests" | grep "not found" || true)
+if [ -n "$missing" ]; then
+  note "missing libraries: $missing"
+  exit 2
+fi
+status=0
+
+# ---- 2. tests -------------------------------------------------------------------------------------
+if [ "$mode" != bench ]; then
+  filter=()
+  [ "$mode" = quick ] && filter=(--run_test=op_table,ops,tensor)
+  t0=$(date +%s)
+  "$bundle/bin/dive_tests" --report_level=detailed --report_format=XML --report_sink="$out/test-report.xml" \
+    --log_level=test_suite --color_output=no "${filter[@]}" > "$out/tests.log" 2>&1
+  rc=$?
+  grep -E "error|fatal|exception" "$out/tests.log" | head -60
+  tests_line=$($py tools/test-summary.py "$out/test-report.xml" "$rc" 2>&1 | tee "$out/test-summary.txt" | tail -1)
+  grep -E "^(FAILED|skipped):" "$out/test-summary.txt" | head -40
+  [ "$rc" = 0 ] || status=1
+  note "tests ($(( $(date +%s) - t0 )) s): $tests_line"
+fi
+
+# ---- 3. benchmarks (each against PyTorch on this card, alternating) -------------------------------
+if [ "$mode" = all ] || [ "$mode" = bench ]; then
+  bench_log="$out/bench.jsonl"
+  : > "$bench_log"
+  run() { timeout "${BENCH_TIMEOUT:-240}" "$@" 2>>"$out/bench.err" | tee -a "$bench_log"; }
+  for B in ${TRAIN_BATCHES:-128 200}; do
+    for round in 1 2; do
+      run "$bundle/bin/bench_train_step" "$B" 10 cuda | sed 's/^{/{"bench": "train_step", /'
+      run $py bench/train_step_torch.py "$B" 10 cuda | sed 's/^{/{"bench": "train_step", /'
+    done
+  done
+  for round in 1 2; do
+    run "$bundle/bin/bench_resnet50" 32 10 cuda | sed 's/^{/{"bench": "resnet50", /'
+    run $py bench/resnet50_torch.py 32 10 cuda | sed 's/^{/{"bench": "resnet50", /'
+  done
+  for round in 1 2; do
+    run "$bundle/bin/bench_eval_matrix" 5000 3 1024 8192 cuda | sed 's/^{/{"bench": "eval_matrix", /'
+    run $py bench/eval_matrix_torch.py 5000 3 --block 1024 --device cuda | sed 's/^{/{"bench": "eval_matrix", /'
+  done
+  $py - "$bench_log" <<'PY' | tee -a "$summary"
+import json, statistics, sys
+rows = []
+for line in open(sys.argv[1]):
+    try:
+        rows.append(json.loads(line))
+    except ValueError:
+        pass
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+print("\n| benchmark | dive median | PyTorch median | dive / PyTorch speed-up | dive peak GPU MB | PyTorch peak GPU MB |")
+print("|---|---|---|---|---|---|")
+for bench, key, unit in (("train_step", "step_ms", "ms"), ("resnet50", "step_ms", "ms"), ("eval_matrix", "sim_s", "s")):
+    sizes = sorted({r.get("batch", r.get("images")) for r in rows if r.get("bench") == bench})
+    for n in sizes:
+        sel = [r for r in rows if r.get("bench") == bench and r.get("batch", r.get("images")) == n]
+        d = med([t for r in sel if r["impl"] == "dive" for t in r[key]])
+        p = med([t for r in sel if r["impl"] != "dive" for t in r[key]])
+        dg = max([r.get("peak_gpu_mb", 0) for r in sel if r["impl"] == "dive"] or [0])
+        pg = max([r.get("peak_gpu_mb", 0) for r in sel if r["impl"] != "dive"] or [0])
+        print(f"| {bench} {n} | {d:.1f} {unit} | {p:.1f} {unit} | {p / d:.2f}x | {dg:.0f} | {pg:.0f} |")
+PY
+fi
+echo
+echo "==== summary ===="
+cat "$summary"
+exit $status
