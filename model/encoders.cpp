@@ -7,15 +7,7 @@
 namespace dive::model {
 
 Tensor pad_mask(const Tensor& lengths, int64_t T, Device dev) {
-  std::vector<int64_t> len = lengths.to(DType::i64).to_vector<int64_t>();
-  int64_t B = int64_t(len.size());
-  std::vector<uint8_t> m(size_t(B * T));
-  for (int64_t b = 0; b < B; ++b) {
-    DIVE_CHECK(len[size_t(b)] >= 1 && len[size_t(b)] <= T, "length ", len[size_t(b)], " of item ", b,
-               " outside [1, ", T, "]");
-    for (int64_t t = 0; t < T; ++t) m[size_t(b * T + t)] = t >= len[size_t(b)];
-  }
-  return Tensor::from_raw(m.data(), {B, T}, DType::boolean, dev);
+  return length_mask(lengths, T, true, "padding mask").to(dev);
 }
 
 SetOutput SetModule::forward(const Tensor& context, const Tensor& global, const Tensor& pad,

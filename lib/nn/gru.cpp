@@ -62,14 +62,7 @@ Tensor valid_mask(const Tensor& x, const Tensor& lengths, int64_t input_size) {
   int64_t B = x.size(0), T = x.size(1);
   DIVE_CHECK(lengths.dim() == 1 && lengths.size(0) == B && is_index(lengths.dtype()), "GRU: lengths must be i64 [", B,
              "], got ", lengths.str());
-  std::vector<int64_t> len = lengths.to(DType::i64).to_vector<int64_t>();
-  std::vector<uint8_t> v(static_cast<size_t>(B * T));
-  for (int64_t b = 0; b < B; ++b) {
-    DIVE_CHECK(len[size_t(b)] >= 1 && len[size_t(b)] <= T, "GRU: length ", len[size_t(b)], " of sequence ", b,
-               " outside [1, ", T, "]");
-    for (int64_t t = 0; t < T; ++t) v[size_t(b * T + t)] = t < len[size_t(b)];
-  }
-  return Tensor::from_raw(v.data(), {B, T}, DType::boolean, x.device());
+  return length_mask(lengths, T, false, "GRU").to(x.device());
 }
 
 }  // namespace

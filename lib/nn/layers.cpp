@@ -33,7 +33,8 @@ BatchNorm1d::BatchNorm1d(int64_t c, double eps, double momentum) : eps(eps), mom
 Tensor BatchNorm1d::forward(const Tensor& x) {
   if (is_training()) {
     NoGradGuard ng;
-    num_batches_tracked.fill_(double(num_batches_tracked.item<int64_t>() + 1));
+    // incremented where it lives (no read-back: on a GPU that would stall the stream at every layer)
+    num_batches_tracked.copy_(scale_shift(num_batches_tracked, 1.0, 1.0));
   }
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }

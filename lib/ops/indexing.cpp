@@ -92,6 +92,27 @@ Tensor scatter_add(const Tensor& base, int64_t axis, const Tensor& idx, const Te
   return out;
 }
 
+Tensor length_mask(const Tensor& lengths, int64_t T, bool padded, const std::string& what) {
+  DIVE_CHECK(lengths.dim() == 1 && is_index(lengths.dtype()), what, ": lengths must be a 1-D index tensor, got ",
+             lengths.str());
+  int64_t B = lengths.size(0);
+  if (lengths.device().is_host()) {
+    std::vector<int64_t> len = lengths.to(DType::i64).to_vector<int64_t>();
+    std::vector<uint8_t> m(size_t(B * T));
+    for (int64_t b = 0; b < B; ++b) {
+      DIVE_CHECK(len[size_t(b)] >= 1 && len[size_t(b)] <= T, what, ": length ", len[size_t(b)], " of item ", b,
+                 " outside [1, ", T, "]");
+      for (int64_t t = 0; t < T; ++t) m[size_t(b * T + t)] = (t >= len[size_t(b)]) == padded;
+    }
+    return Tensor::from_raw(m.data(), {B, T}, DType::boolean, lengths.device());
+  }
+  std::vector<int64_t> pos(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) pos[size_t(t)] = t;
+  Tensor p = Tensor::from_vector(pos, {1, T}, lengths.device());
+  Tensor l = lengths.to(DType::i64).unsqueeze(1);
+  return padded ? ge(p, l) : lt(p, l);
+}
+
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   check_same("masked_fill", {x});
   DIVE_CHECK(mask.defined() && mask.dtype() == DType::boolean, "masked_fill: mask must be bool, got ",

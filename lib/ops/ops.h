@@ -2,6 +2,7 @@
 // offending shapes), runs the kernel of the inputs' backend, and records its backward rule.
 #pragma once
 #include <array>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -99,6 +100,11 @@ Tensor index_add(const Tensor& base, int64_t axis, const Tensor& idx, const Tens
 Tensor gather(const Tensor& x, int64_t axis, const Tensor& idx);
 Tensor scatter_add(const Tensor& base, int64_t axis, const Tensor& idx, const Tensor& src);
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+// Sequence masks from lengths [B] (any index dtype) on the lengths' device: [B, T] bool, true where
+// t >= lengths[b] when `padded`, else where t < lengths[b]. Lengths on the host are checked to lie in
+// [1, T] (errors start with `what`); lengths on a GPU are not read back (that would stall the stream):
+// the data pipeline checks them before they are uploaded.
+Tensor length_mask(const Tensor& lengths, int64_t T, bool padded, const std::string& what);
 Tensor cat(const std::vector<Tensor>& xs, int64_t axis);
 Tensor stack(const std::vector<Tensor>& xs, int64_t axis);
 std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t axis);  // chunks of `size` (last may be smaller)
