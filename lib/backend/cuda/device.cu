@@ -1,7 +1,9 @@
 // Device discovery, per-device streams and cuBLAS handles, backend initialisation, device copies.
 #include "lib/backend/cuda/context.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -141,8 +143,63 @@ void synchronize(int index) {
 
 namespace {
 
-// Copies between host and device or between devices. Host sources are the pageable memory of the
-// host allocator: cudaMemcpyAsync stages them before returning, so the source may be reused at once.
+// Host -> device copies of at least kStageMin bytes go through pinned staging buffers: the host copies
+// into a free buffer and the DMA from it is queued on the stream, so the call never waits for the
+// stream (a pageable cudaMemcpyAsync may synchronise with it) and the caller may reuse its source at
+// once. A buffer is free again when the event recorded after its DMA has completed. At most
+// kStageCap bytes are pinned per device; beyond that (or for small copies) the plain pageable path.
+constexpr size_t kStageMin = size_t(1) << 20, kStageCap = size_t(1) << 30;
+
+struct StagingBuffer {
+  void* host = nullptr;
+  size_t bytes = 0;
+  cudaEvent_t done = nullptr;
+};
+
+struct StagingPool {
+  std::mutex mu;
+  std::vector<StagingBuffer> buffers;
+  size_t pinned = 0;
+};
+
+StagingPool& staging_pool(int index) {
+  static std::vector<StagingPool>* pools = new std::vector<StagingPool>(size_t(std::max(devices().count, 1)));
+  return (*pools)[size_t(index)];
+}
+
+void host_to_device(void* dst, const void* src, size_t bytes, int dev) {
+  DeviceGuard g(dev);
+  cudaStream_t s = stream(dev);
+  if (bytes >= kStageMin) {
+    StagingPool& pool = staging_pool(dev);
+    std::lock_guard<std::mutex> lock(pool.mu);
+    StagingBuffer* pick = nullptr;
+    for (StagingBuffer& b : pool.buffers)  // the smallest free buffer that fits
+      if (b.bytes >= bytes && (!pick || b.bytes < pick->bytes) && cudaEventQuery(b.done) == cudaSuccess) pick = &b;
+    (void)cudaGetLastError();  // cudaEventQuery reports cudaErrorNotReady for busy buffers
+    if (!pick && pool.pinned + bytes <= kStageCap) {
+      StagingBuffer b;
+      b.bytes = (bytes + kStageMin - 1) / kStageMin * kStageMin;
+      if (cudaHostAlloc(&b.host, b.bytes, cudaHostAllocDefault) == cudaSuccess) {
+        CUDA_CHECK(cudaEventCreateWithFlags(&b.done, cudaEventDisableTiming));
+        pool.pinned += b.bytes;
+        pool.buffers.push_back(b);
+        pick = &pool.buffers.back();
+      } else {
+        (void)cudaGetLastError();  // no pinned memory to be had: the pageable path below
+      }
+    }
+    if (pick) {
+      std::memcpy(pick->host, src, bytes);
+      CUDA_CHECK(cudaMemcpyAsync(dst, pick->host, bytes, cudaMemcpyHostToDevice, s));
+      CUDA_CHECK(cudaEventRecord(pick->done, s));
+      return;
+    }
+  }
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s));
+}
+
+// Copies between host and device or between devices. Host -> device: host_to_device (never waits).
 // Host destinations are synchronised before returning.
 void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   if (bytes == 0) return;
@@ -156,8 +213,7 @@ void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, siz
   }
   check_device(dst_dev);
   if (src_dev.is_host()) {  // host -> device
-    DeviceGuard g(dst_dev.index);
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream(dst_dev.index)));
+    host_to_device(dst, src, bytes, dst_dev.index);
     return;
   }
   check_device(src_dev);
