@@ -1,8 +1,436 @@
-// gru_cell (+ backward), smooth_chamfer (+ backward). (TODO: being written.)
+// gru_cell (+ backward) and smooth_chamfer (+ backward) on CUDA.
+//
+// GRU cell: elementwise over [C, H], one thread per (row, hidden unit), grid-stride, with the shared
+// formulas kmath::gru_cell_forward / gru_cell_backward in the storage type (as the CPU backend); the row
+// index comes from a 32-bit division when C * H fits (64-bit otherwise).
+//
+// Smooth Chamfer: one thread per (set a, set b) pair, grid-stride over the Bi * Bt pairs with b fastest,
+// so a warp reads 32 adjacent Kt-wide column groups of each of the Ki rows (coalesced). Each thread does
+// the whole Ki x Kt block exactly as the reference: per-row and per-column maxima of alpha M, then
+// sum exp(alpha M - max) for every row and column (stable LSE, no shared shift, so no recomputation
+// fallback is needed). For Kt <= 16 the column maxima / sums live in registers (loops unrolled to 4, 8 or
+// 16 with guards); larger Kt takes a generic path that re-reads the block (L1) per row and column.
+// The backward thread writes its own Ki x Kt block of dM (pairs never overlap: no atomics, bitwise
+// reproducible). f32 math in f32 per element (the block is tiny), the final combination in double.
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
 #include "lib/backend/cuda/launch.cuh"
+#include "lib/backend/kernel_math.h"
 
 namespace dive::cuda {
 
-void register_rnn_similarity(KernelTable& t) { (void)t; }
+namespace {
+
+constexpr int64_t kMaxGrid = int64_t(1) << 20;
+
+unsigned grid_1d(int64_t n, int block) {
+  return unsigned(std::min<int64_t>((n + block - 1) / block, kMaxGrid));
+}
+
+// =====================================================================================================
+// GRU cell
+// =====================================================================================================
+
+// I: index type (uint32_t when C * 4H < 2^31, else int64_t), so the row division is cheap in the common case.
+template <class T, class I>
+__global__ void __launch_bounds__(kBlock) gru_fwd_kernel(const T* __restrict__ gi, const T* __restrict__ gh,
+                                                         const T* __restrict__ h, const uint8_t* __restrict__ valid,
+                                                         T* __restrict__ out, T* __restrict__ ws, I C, I H) {
+  const I n = C * H;
+  for (I e = I(blockIdx.x) * I(blockDim.x) + I(threadIdx.x); e < n; e += I(gridDim.x) * I(blockDim.x)) {
+    const I c = e / H, j = e - c * H;
+    const T* i3 = gi + c * 3 * H;
+    const T* h3 = gh + c * 3 * H;
+    T* w = ws + c * 4 * H;
+    const T ghn = h3[2 * H + j];
+    T ho, r, z, nn;
+    kmath::gru_cell_forward<T>(i3[j], i3[H + j], i3[2 * H + j], h3[j], h3[H + j], ghn, h[e], valid[c] != 0, ho, r, z,
+                               nn);
+    out[e] = ho;
+    w[j] = r;
+    w[H + j] = z;
+    w[2 * H + j] = nn;
+    w[3 * H + j] = ghn;
+  }
+}
+
+template <class T, class I>
+__global__ void __launch_bounds__(kBlock) gru_bwd_kernel(const T* __restrict__ g, const T* __restrict__ ws,
+                                                         const T* __restrict__ h, const uint8_t* __restrict__ valid,
+                                                         T* __restrict__ dgi, T* __restrict__ dgh, T* __restrict__ dh,
+                                                         I C, I H) {
+  const I n = C * H;
+  for (I e = I(blockIdx.x) * I(blockDim.x) + I(threadIdx.x); e < n; e += I(gridDim.x) * I(blockDim.x)) {
+    const I c = e / H, j = e - c * H;
+    const T* w = ws + c * 4 * H;
+    T* di = dgi + c * 3 * H;
+    T* dhh = dgh + c * 3 * H;
+    kmath::gru_cell_backward<T>(g[e], w[j], w[H + j], w[2 * H + j], w[3 * H + j], h[e], valid[c] != 0, di[j], di[H + j],
+                                di[2 * H + j], dhh[j], dhh[H + j], dhh[2 * H + j], dh[e]);
+  }
+}
+
+void check_mat(const char* op, const Tensor& t, int64_t r, int64_t c, const char* what) {
+  DIVE_CHECK(t.defined() && t.dim() == 2 && t.size(0) == r && t.size(1) == c && t.is_contiguous(), op, ": ", what,
+             " must be contiguous [", r, ", ", c, "], got ", t.defined() ? t.str() : std::string("undefined"));
+}
+
+void check_valid(const char* op, const Tensor& v, int64_t C) {
+  DIVE_CHECK(v.defined() && v.dtype() == DType::boolean && v.dim() == 1 && v.size(0) == C && v.is_contiguous(), op,
+             ": valid must be a contiguous bool [", C, "], got ", v.defined() ? v.str() : std::string("undefined"));
+}
+
+void gru_cell(KernelArgs& a) {
+  const char* op = "gru_cell";
+  DIVE_CHECK(a.in.size() >= 4 && a.out.size() >= 2, op, ": expected inputs gi, gh, h, valid and outputs h_out, ws");
+  const Tensor &gi = a.in[0], &gh = a.in[1], &h = a.in[2], &valid = a.in[3];
+  const Tensor &out = a.out[0], &ws = a.out[1];
+  DIVE_CHECK(h.dim() == 2, op, ": expected h [C, H], got ", h.str());
+  const int64_t C = h.size(0), H = h.size(1);
+  check_mat(op, gi, C, 3 * H, "gi");
+  check_mat(op, gh, C, 3 * H, "gh");
+  check_mat(op, h, C, H, "h");
+  check_mat(op, out, C, H, "h_out");
+  check_mat(op, ws, C, 4 * H, "ws");
+  check_valid(op, valid, C);
+  check_dtypes(op, {gi, gh, h, ws}, out.dtype());
+  if (C * H == 0) return;
+  const int dev = out.device().index;
+  DeviceGuard guard(dev);
+  cudaStream_t st = stream(dev);
+  const unsigned grid = grid_1d(C * H, kBlock);
+  const bool small = C * 4 * H < (int64_t(1) << 31);  // also leaves room for the grid-stride step
+  DIVE_DISPATCH_FLOAT(out.dtype(), op, [&] {
+    using T = scalar_t;
+    const T *gip = static_cast<const T*>(gi.raw_data()), *ghp = static_cast<const T*>(gh.raw_data()),
+            *hp = static_cast<const T*>(h.raw_data());
+    const uint8_t* vp = static_cast<const uint8_t*>(valid.raw_data());
+    T *op_ = static_cast<T*>(out.raw_data()), *wp = static_cast<T*>(ws.raw_data());
+    if (small)
+      gru_fwd_kernel<T, uint32_t><<<grid, kBlock, 0, st>>>(gip, ghp, hp, vp, op_, wp, uint32_t(C), uint32_t(H));
+    else
+      gru_fwd_kernel<T, int64_t><<<grid, kBlock, 0, st>>>(gip, ghp, hp, vp, op_, wp, C, H);
+  });
+  CUDA_CHECK_LAUNCH();
+}
+
+void gru_cell_backward(KernelArgs& a) {
+  const char* op = "gru_cell_backward";
+  DIVE_CHECK(a.in.size() >= 4 && a.out.size() >= 3, op,
+             ": expected inputs g, ws, h, valid and outputs dgi, dgh, dh");
+  const Tensor &g = a.in[0], &ws = a.in[1], &h = a.in[2], &valid = a.in[3];
+  const Tensor &dgi = a.out[0], &dgh = a.out[1], &dh = a.out[2];
+  DIVE_CHECK(h.dim() == 2, op, ": expected h [C, H], got ", h.str());
+  const int64_t C = h.size(0), H = h.size(1);
+  check_mat(op, g, C, H, "g");
+  check_mat(op, ws, C, 4 * H, "ws");
+  check_mat(op, h, C, H, "h");
+  check_mat(op, dgi, C, 3 * H, "dgi");
+  check_mat(op, dgh, C, 3 * H, "dgh");
+  check_mat(op, dh, C, H, "dh");
+  check_valid(op, valid, C);
+  check_dtypes(op, {g, ws, h, dgi, dgh}, dh.dtype());
+  if (C * H == 0) return;
+  const int dev = dh.device().index;
+  DeviceGuard guard(dev);
+  cudaStream_t st = stream(dev);
+  const unsigned grid = grid_1d(C * H, kBlock);
+  const bool small = C * 4 * H < (int64_t(1) << 31);  // also leaves room for the grid-stride step
+  DIVE_DISPATCH_FLOAT(dh.dtype(), op, [&] {
+    using T = scalar_t;
+    const T *gp = static_cast<const T*>(g.raw_data()), *wp = static_cast<const T*>(ws.raw_data()),
+            *hp = static_cast<const T*>(h.raw_data());
+    const uint8_t* vp = static_cast<const uint8_t*>(valid.raw_data());
+    T *dip = static_cast<T*>(dgi.raw_data()), *dhp = static_cast<T*>(dgh.raw_data()), *dp = static_cast<T*>(dh.raw_data());
+    if (small)
+      gru_bwd_kernel<T, uint32_t><<<grid, kBlock, 0, st>>>(gp, wp, hp, vp, dip, dhp, dp, uint32_t(C), uint32_t(H));
+    else
+      gru_bwd_kernel<T, int64_t><<<grid, kBlock, 0, st>>>(gp, wp, hp, vp, dip, dhp, dp, C, H);
+  });
+  CUDA_CHECK_LAUNCH();
+}
+
+// =====================================================================================================
+// smooth Chamfer
+// =====================================================================================================
+
+constexpr int kPairBlock = 128;
+
+__device__ __forceinline__ float vexp(float v) { return expf(v); }
+__device__ __forceinline__ double vexp(double v) { return exp(v); }
+__device__ __forceinline__ float vlog(float v) { return logf(v); }
+__device__ __forceinline__ double vlog(double v) { return log(v); }
+// std::max(m, x) of the reference (m first): keeps m when x is NaN
+template <class T>
+__device__ __forceinline__ T smax(T m, T x) {
+  return m < x ? x : m;
+}
+template <class T>
+__device__ __forceinline__ T neg_inf() {
+  return T(-INFINITY);
+}
+
+struct PairGeo {
+  int64_t bi, bt, ld;  // sets, groups, row length of M (= bt * kt)
+  int ki, kt;
+  double alpha, denom;
+};
+
+// The (a, b) pair of flat index p (b fastest); I = uint32_t (cheap division) when the pair count allows.
+template <class I>
+__device__ __forceinline__ void pair_of(int64_t p, int64_t bt, int64_t& a, int64_t& b) {
+  const I q = I(p) / I(bt);
+  a = int64_t(q);
+  b = p - a * bt;
+}
+
+// Sums over the block at t (row stride ld) of the row LSEs and the column LSEs of alpha M.
+// KT > 0: kt <= KT, column state in registers (loops unrolled over KT, guarded by kt).
+template <class T, int KT>
+__device__ __forceinline__ void block_lse_sums(const T* __restrict__ t, int64_t ld, int ki, int kt, T alpha, T& srow,
+                                               T& scol) {
+  srow = T(0);
+  scol = T(0);
+  if constexpr (KT > 0) {
+    T cmax[KT], csum[KT];
+#pragma unroll
+    for (int l = 0; l < KT; ++l) {
+      cmax[l] = neg_inf<T>();
+      csum[l] = T(0);
+    }
+    for (int k = 0; k < ki; ++k) {
+      const T* row = t + k * ld;
+#pragma unroll
+      for (int l = 0; l < KT; ++l)
+        if (l < kt) cmax[l] = smax(cmax[l], alpha * row[l]);
+    }
+    for (int k = 0; k < ki; ++k) {
+      const T* row = t + k * ld;
+      T v[KT];
+      T rmax = neg_inf<T>();
+#pragma unroll
+      for (int l = 0; l < KT; ++l) {
+        v[l] = l < kt ? alpha * row[l] : neg_inf<T>();
+        if (l < kt) rmax = smax(rmax, v[l]);
+      }
+      T rs = T(0);
+#pragma unroll
+      for (int l = 0; l < KT; ++l) {
+        if (l < kt) {
+          rs += vexp(v[l] - rmax);
+          csum[l] += vexp(v[l] - cmax[l]);
+        }
+      }
+      srow += rmax + vlog(rs);
+    }
+#pragma unroll
+    for (int l = 0; l < KT; ++l)
+      if (l < kt) scol += cmax[l] + vlog(csum[l]);
+  } else {
+    for (int k = 0; k < ki; ++k) {
+      const T* row = t + k * ld;
+      T mx = neg_inf<T>(), s = T(0);
+      for (int l = 0; l < kt; ++l) mx = smax(mx, alpha * row[l]);
+      for (int l = 0; l < kt; ++l) s += vexp(alpha * row[l] - mx);
+      srow += mx + vlog(s);
+    }
+    for (int l = 0; l < kt; ++l) {
+      T mx = neg_inf<T>(), s = T(0);
+      for (int k = 0; k < ki; ++k) mx = smax(mx, alpha * t[k * ld + l]);
+      for (int k = 0; k < ki; ++k) s += vexp(alpha * t[k * ld + l] - mx);
+      scol += mx + vlog(s);
+    }
+  }
+}
+
+template <class T, int KT, class I>
+__global__ void __launch_bounds__(kPairBlock) chamfer_fwd_kernel(const T* __restrict__ m, T* __restrict__ out,
+                                                                 int64_t lds, PairGeo geo) {
+  const int64_t n = geo.bi * geo.bt;
+  const T alpha = T(geo.alpha);
+  const double ci = 1.0 / (double(geo.ki) * geo.alpha), ct = 1.0 / (double(geo.kt) * geo.alpha);
+  for (int64_t p = int64_t(blockIdx.x) * kPairBlock + threadIdx.x; p < n; p += int64_t(gridDim.x) * kPairBlock) {
+    int64_t a, b;
+    pair_of<I>(p, geo.bt, a, b);
+    T srow, scol;
+    block_lse_sums<T, KT>(m + a * geo.ki * geo.ld + b * geo.kt, geo.ld, geo.ki, geo.kt, alpha, srow, scol);
+    out[a * lds + b] = T((double(srow) * ci + double(scol) * ct) / geo.denom);
+  }
+}
+
+// dM of one pair: w (softmax_l(alpha M[k, .]) / Ki + softmax_k(alpha M[., l]) / Kt), w = dS / denominator.
+template <class T, int KT, class I>
+__global__ void __launch_bounds__(kPairBlock) chamfer_bwd_kernel(const T* __restrict__ ds, const T* __restrict__ m,
+                                                                 T* __restrict__ dm, PairGeo geo) {
+  const int64_t n = geo.bi * geo.bt;
+  const T alpha = T(geo.alpha), inv_ki = T(1.0 / double(geo.ki)), inv_kt = T(1.0 / double(geo.kt));
+  const int ki = geo.ki, kt = geo.kt;
+  const int64_t ld = geo.ld;
+  for (int64_t p = int64_t(blockIdx.x) * kPairBlock + threadIdx.x; p < n; p += int64_t(gridDim.x) * kPairBlock) {
+    int64_t a, b;
+    pair_of<I>(p, geo.bt, a, b);
+    const int64_t off = a * ki * ld + b * kt;
+    const T* t = m + off;
+    T* d = dm + off;
+    const T w = T(double(ds[p]) / geo.denom);  // dS is contiguous [Bi, Bt]: its flat index is p
+    if constexpr (KT > 0) {
+      T cmax[KT], cw[KT];  // column max of alpha M; then w / (Kt * column sum)
+#pragma unroll
+      for (int l = 0; l < KT; ++l) {
+        cmax[l] = neg_inf<T>();
+        cw[l] = T(0);
+      }
+      for (int k = 0; k < ki; ++k) {
+        const T* row = t + k * ld;
+#pragma unroll
+        for (int l = 0; l < KT; ++l)
+          if (l < kt) cmax[l] = smax(cmax[l], alpha * row[l]);
+      }
+      for (int k = 0; k < ki; ++k) {
+        const T* row = t + k * ld;
+#pragma unroll
+        for (int l = 0; l < KT; ++l)
+          if (l < kt) cw[l] += vexp(alpha * row[l] - cmax[l]);
+      }
+#pragma unroll
+      for (int l = 0; l < KT; ++l)
+        if (l < kt) cw[l] = w * inv_kt / cw[l];
+      for (int k = 0; k < ki; ++k) {
+        const T* row = t + k * ld;
+        T v[KT], e[KT];
+        T rmax = neg_inf<T>();
+#pragma unroll
+        for (int l = 0; l < KT; ++l) {
+          v[l] = l < kt ? alpha * row[l] : neg_inf<T>();
+          if (l < kt) rmax = smax(rmax, v[l]);
+        }
+        T rs = T(0);
+#pragma unroll
+        for (int l = 0; l < KT; ++l) {
+          e[l] = l < kt ? vexp(v[l] - rmax) : T(0);
+          rs += e[l];
+        }
+        const T rw = w * inv_ki / rs;
+#pragma unroll
+        for (int l = 0; l < KT; ++l)
+          if (l < kt) d[k * ld + l] = e[l] * rw + vexp(v[l] - cmax[l]) * cw[l];
+      }
+    } else {
+      // any Kt: the row state per row, the column state recomputed per element (O(Ki^2 Kt), rare)
+      for (int k = 0; k < ki; ++k) {
+        const T* row = t + k * ld;
+        T rmax = neg_inf<T>(), rs = T(0);
+        for (int l = 0; l < kt; ++l) rmax = smax(rmax, alpha * row[l]);
+        for (int l = 0; l < kt; ++l) rs += vexp(alpha * row[l] - rmax);
+        const T rw = w * inv_ki / rs;
+        for (int l = 0; l < kt; ++l) {
+          T cmax = neg_inf<T>(), cs = T(0);
+          for (int q = 0; q < ki; ++q) cmax = smax(cmax, alpha * t[q * ld + l]);
+          for (int q = 0; q < ki; ++q) cs += vexp(alpha * t[q * ld + l] - cmax);
+          const T x = alpha * row[l];
+          d[k * ld + l] = vexp(x - rmax) * rw + vexp(x - cmax) * (w * inv_kt / cs);
+        }
+      }
+    }
+  }
+}
+
+// Calls f(IC<KT>) for the register bound of Kt (0: generic).
+template <int N>
+using IC = std::integral_constant<int, N>;
+template <class F>
+void kt_shape(int64_t kt, F&& f) {
+  if (kt <= 4) f(IC<4>{});
+  else if (kt <= 8) f(IC<8>{});
+  else if (kt <= 16) f(IC<16>{});
+  else f(IC<0>{});
+}
+
+// Pair indices fit 32 bits (the flat index stays below 2^32 including the grid-stride step).
+bool small_pairs(int64_t n) { return n < (int64_t(1) << 31); }
+
+PairGeo pair_geo(const char* op, const KernelArgs& a, const Tensor& m) {
+  DIVE_CHECK(a.attrs.i.size() >= 2 && a.attrs.f.size() >= 2, op, ": expected i = [Ki, Kt], f = [alpha, denominator]");
+  const int64_t ki = a.attrs.i[0], kt = a.attrs.i[1];
+  DIVE_CHECK(ki >= 1 && kt >= 1 && ki <= INT32_MAX && kt <= INT32_MAX, op, ": set sizes must be >= 1, got Ki = ", ki,
+             ", Kt = ", kt);
+  DIVE_CHECK(m.dim() == 2 && m.is_contiguous() && m.size(0) % ki == 0 && m.size(1) % kt == 0, op,
+             ": expected a contiguous M [Bi*Ki, Bt*Kt] with Ki = ", ki, ", Kt = ", kt, ", got ", m.str());
+  PairGeo g;
+  g.ki = int(ki);
+  g.kt = int(kt);
+  g.bi = m.size(0) / ki;
+  g.bt = m.size(1) / kt;
+  g.ld = m.size(1);
+  g.alpha = a.attrs.f[0];
+  g.denom = a.attrs.f[1];
+  return g;
+}
+
+void smooth_chamfer(KernelArgs& a) {
+  const char* op = "smooth_chamfer";
+  DIVE_CHECK(a.in.size() >= 1 && a.out.size() >= 1, op, ": expected input M and output S");
+  const Tensor &M = a.in[0], &S = a.out[0];
+  const PairGeo geo = pair_geo(op, a, M);
+  DIVE_CHECK(S.dim() == 2 && S.size(0) == geo.bi && S.size(1) == geo.bt && (geo.bt <= 1 || S.stride(1) == 1), op,
+             ": output must be [", geo.bi, ", ", geo.bt, "] with unit column stride, got ", S.str());
+  check_dtypes(op, a.in, S.dtype());
+  const int64_t n = geo.bi * geo.bt;
+  if (n == 0) return;
+  const int64_t lds = geo.bi > 1 ? S.stride(0) : geo.bt;
+  const int dev = S.device().index;
+  DeviceGuard guard(dev);
+  cudaStream_t st = stream(dev);
+  DIVE_DISPATCH_FLOAT(S.dtype(), op, [&] {
+    using T = scalar_t;
+    const T* mp = static_cast<const T*>(M.raw_data());
+    T* sp = static_cast<T*>(S.raw_data());
+    kt_shape(geo.kt, [&](auto kc) {
+      constexpr int KT = decltype(kc)::value;
+      if (small_pairs(n)) chamfer_fwd_kernel<T, KT, uint32_t><<<grid_1d(n, kPairBlock), kPairBlock, 0, st>>>(mp, sp, lds, geo);
+      else chamfer_fwd_kernel<T, KT, uint64_t><<<grid_1d(n, kPairBlock), kPairBlock, 0, st>>>(mp, sp, lds, geo);
+    });
+  });
+  CUDA_CHECK_LAUNCH();
+}
+
+void smooth_chamfer_backward(KernelArgs& a) {
+  const char* op = "smooth_chamfer_backward";
+  DIVE_CHECK(a.in.size() >= 2 && a.out.size() >= 1, op, ": expected inputs dS, M and output dM");
+  const Tensor &dS = a.in[0], &M = a.in[1], &dM = a.out[0];
+  const PairGeo geo = pair_geo(op, a, M);
+  DIVE_CHECK(dS.dim() == 2 && dS.size(0) == geo.bi && dS.size(1) == geo.bt && dS.is_contiguous(), op,
+             ": dS must be contiguous [", geo.bi, ", ", geo.bt, "], got ", dS.str());
+  DIVE_CHECK(dM.shape() == M.shape() && dM.is_contiguous(), op, ": dM must be contiguous ", shape_str(M.shape()),
+             ", got ", dM.str());
+  check_dtypes(op, a.in, dM.dtype());
+  const int64_t n = geo.bi * geo.bt;
+  if (n == 0) return;
+  const int dev = dM.device().index;
+  DeviceGuard guard(dev);
+  cudaStream_t st = stream(dev);
+  DIVE_DISPATCH_FLOAT(dM.dtype(), op, [&] {
+    using T = scalar_t;
+    const T *dsp = static_cast<const T*>(dS.raw_data()), *mp = static_cast<const T*>(M.raw_data());
+    T* dmp = static_cast<T*>(dM.raw_data());
+    kt_shape(geo.kt, [&](auto kc) {
+      constexpr int KT = decltype(kc)::value;
+      if (small_pairs(n)) chamfer_bwd_kernel<T, KT, uint32_t><<<grid_1d(n, kPairBlock), kPairBlock, 0, st>>>(dsp, mp, dmp, geo);
+      else chamfer_bwd_kernel<T, KT, uint64_t><<<grid_1d(n, kPairBlock), kPairBlock, 0, st>>>(dsp, mp, dmp, geo);
+    });
+  });
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void register_rnn_similarity(KernelTable& t) {
+  t.kernels[int(OpId::gru_cell)] = gru_cell;
+  t.kernels[int(OpId::gru_cell_backward)] = gru_cell_backward;
+  t.kernels[int(OpId::smooth_chamfer)] = smooth_chamfer;
+  t.kernels[int(OpId::smooth_chamfer_backward)] = smooth_chamfer_backward;
+}
 
 }  // namespace dive::cuda
