@@ -33,8 +33,9 @@ BatchNorm1d::BatchNorm1d(int64_t c, double eps, double momentum) : eps(eps), mom
 Tensor BatchNorm1d::forward(const Tensor& x) {
   if (is_training()) {
     NoGradGuard ng;
-    // incremented where it lives (no read-back: on a GPU that would stall the stream at every layer)
-    num_batches_tracked.copy_(scale_shift(num_batches_tracked, 1.0, 1.0));
+    // incremented where it lives (no read-back: on a GPU that would stall the stream at every layer), in
+    // f64 because scale_shift takes floating tensors only (exact for counts below 2^53)
+    num_batches_tracked.copy_(scale_shift(num_batches_tracked.to(DType::f64), 1.0, 1.0).to(DType::i64));
   }
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
