@@ -337,6 +337,122 @@ __global__ void __launch_bounds__(kPairBlock) chamfer_bwd_kernel(const T* __rest
   }
 }
 
+// Ki x Kt known at compile time (the model's 4 x 4): the whole block in registers, read once (as float4
+// rows when V4: f32, Kt = 4, M 16-byte aligned; the row length Bt * 4 keeps every row aligned), two
+// exponentials per element in the forward and the backward.
+template <class T, int KI, int KT, bool V4>
+__device__ __forceinline__ void load_block(const T* __restrict__ t, int64_t ld, T (&v)[KI][KT]) {
+#pragma unroll
+  for (int k = 0; k < KI; ++k) {
+    if constexpr (V4) {
+      const float4 q = *reinterpret_cast<const float4*>(t + k * ld);
+      v[k][0] = q.x;
+      v[k][1] = q.y;
+      v[k][2] = q.z;
+      v[k][3] = q.w;
+    } else {
+#pragma unroll
+      for (int l = 0; l < KT; ++l) v[k][l] = t[k * ld + l];
+    }
+  }
+}
+
+// alpha M, its row maxima and column maxima
+template <class T, int KI, int KT>
+__device__ __forceinline__ void block_maxima(T (&v)[KI][KT], T alpha, T (&rmax)[KI], T (&cmax)[KT]) {
+#pragma unroll
+  for (int l = 0; l < KT; ++l) cmax[l] = neg_inf<T>();
+#pragma unroll
+  for (int k = 0; k < KI; ++k) {
+    rmax[k] = neg_inf<T>();
+#pragma unroll
+    for (int l = 0; l < KT; ++l) {
+      v[k][l] *= alpha;
+      rmax[k] = smax(rmax[k], v[k][l]);
+      cmax[l] = smax(cmax[l], v[k][l]);
+    }
+  }
+}
+
+template <class T, int KI, int KT, bool V4, class I>
+__global__ void __launch_bounds__(kPairBlock) chamfer_fwd_static(const T* __restrict__ m, T* __restrict__ out,
+                                                                 int64_t lds, PairGeo geo) {
+  const int64_t n = geo.bi * geo.bt;
+  const T alpha = T(geo.alpha);
+  const double ci = 1.0 / (double(KI) * geo.alpha), ct = 1.0 / (double(KT) * geo.alpha);
+  for (int64_t p = int64_t(blockIdx.x) * kPairBlock + threadIdx.x; p < n; p += int64_t(gridDim.x) * kPairBlock) {
+    int64_t a, b;
+    pair_of<I>(p, geo.bt, a, b);
+    T v[KI][KT], rmax[KI], cmax[KT], rs[KI], cs[KT];
+    load_block<T, KI, KT, V4>(m + a * KI * geo.ld + b * KT, geo.ld, v);
+    block_maxima(v, alpha, rmax, cmax);
+#pragma unroll
+    for (int l = 0; l < KT; ++l) cs[l] = T(0);
+#pragma unroll
+    for (int k = 0; k < KI; ++k) {
+      rs[k] = T(0);
+#pragma unroll
+      for (int l = 0; l < KT; ++l) {
+        rs[k] += vexp(v[k][l] - rmax[k]);
+        cs[l] += vexp(v[k][l] - cmax[l]);
+      }
+    }
+    T srow = T(0), scol = T(0);
+#pragma unroll
+    for (int k = 0; k < KI; ++k) srow += rmax[k] + vlog(rs[k]);
+#pragma unroll
+    for (int l = 0; l < KT; ++l) scol += cmax[l] + vlog(cs[l]);
+    out[a * lds + b] = T((double(srow) * ci + double(scol) * ct) / geo.denom);
+  }
+}
+
+template <class T, int KI, int KT, bool V4, class I>
+__global__ void __launch_bounds__(kPairBlock) chamfer_bwd_static(const T* __restrict__ ds, const T* __restrict__ m,
+                                                                 T* __restrict__ dm, PairGeo geo) {
+  const int64_t n = geo.bi * geo.bt;
+  const T alpha = T(geo.alpha), inv_ki = T(1.0 / double(KI)), inv_kt = T(1.0 / double(KT));
+  const int64_t ld = geo.ld;
+  for (int64_t p = int64_t(blockIdx.x) * kPairBlock + threadIdx.x; p < n; p += int64_t(gridDim.x) * kPairBlock) {
+    int64_t a, b;
+    pair_of<I>(p, geo.bt, a, b);
+    const int64_t off = a * KI * ld + b * KT;
+    const T w = T(double(ds[p]) / geo.denom);
+    T v[KI][KT], rmax[KI], cmax[KT], er[KI][KT], ec[KI][KT], cw[KT];
+    load_block<T, KI, KT, V4>(m + off, ld, v);
+    block_maxima(v, alpha, rmax, cmax);
+#pragma unroll
+    for (int l = 0; l < KT; ++l) cw[l] = T(0);
+#pragma unroll
+    for (int k = 0; k < KI; ++k) {
+#pragma unroll
+      for (int l = 0; l < KT; ++l) {
+        er[k][l] = vexp(v[k][l] - rmax[k]);
+        ec[k][l] = vexp(v[k][l] - cmax[l]);
+        cw[l] += ec[k][l];
+      }
+    }
+#pragma unroll
+    for (int l = 0; l < KT; ++l) cw[l] = w * inv_kt / cw[l];
+#pragma unroll
+    for (int k = 0; k < KI; ++k) {
+      T rsum = T(0);
+#pragma unroll
+      for (int l = 0; l < KT; ++l) rsum += er[k][l];
+      const T rw = w * inv_ki / rsum;
+      T o[KT];
+#pragma unroll
+      for (int l = 0; l < KT; ++l) o[l] = er[k][l] * rw + ec[k][l] * cw[l];
+      T* d = dm + off + k * ld;
+      if constexpr (V4) {
+        *reinterpret_cast<float4*>(d) = make_float4(o[0], o[1], o[2], o[3]);
+      } else {
+#pragma unroll
+        for (int l = 0; l < KT; ++l) d[l] = o[l];
+      }
+    }
+  }
+}
+
 // Calls f(IC<KT>) for the register bound of Kt (0: generic).
 template <int N>
 using IC = std::integral_constant<int, N>;
@@ -348,8 +464,16 @@ void kt_shape(int64_t kt, F&& f) {
   else f(IC<0>{});
 }
 
-// Pair indices fit 32 bits (the flat index stays below 2^32 including the grid-stride step).
-bool small_pairs(int64_t n) { return n < (int64_t(1) << 31); }
+// Calls f(I{}) with the pair index type: uint32_t when the flat index stays below 2^32 including the
+// grid-stride step (cheap division), else uint64_t.
+template <class F>
+void launch_pairs(int64_t n, F&& f) {
+  if (n < (int64_t(1) << 31)) f(uint32_t{});
+  else f(uint64_t{});
+}
+
+// float4 access for the static 4 x 4 f32 path: a 16-byte aligned base (rows are Bt * 4 floats apart).
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 PairGeo pair_geo(const char* op, const KernelArgs& a, const Tensor& m) {
   DIVE_CHECK(a.attrs.i.size() >= 2 && a.attrs.f.size() >= 2, op, ": expected i = [Ki, Kt], f = [alpha, denominator]");
@@ -387,11 +511,27 @@ void smooth_chamfer(KernelArgs& a) {
     using T = scalar_t;
     const T* mp = static_cast<const T*>(M.raw_data());
     T* sp = static_cast<T*>(S.raw_data());
-    kt_shape(geo.kt, [&](auto kc) {
-      constexpr int KT = decltype(kc)::value;
-      if (small_pairs(n)) chamfer_fwd_kernel<T, KT, uint32_t><<<grid_1d(n, kPairBlock), kPairBlock, 0, st>>>(mp, sp, lds, geo);
-      else chamfer_fwd_kernel<T, KT, uint64_t><<<grid_1d(n, kPairBlock), kPairBlock, 0, st>>>(mp, sp, lds, geo);
-    });
+    const unsigned grid = grid_1d(n, kPairBlock);
+    if (geo.ki == 4 && geo.kt == 4) {
+      if constexpr (std::is_same_v<T, float>) {
+        if (aligned16(mp)) {
+          launch_pairs(n, [&](auto i) {
+            chamfer_fwd_static<T, 4, 4, true, decltype(i)><<<grid, kPairBlock, 0, st>>>(mp, sp, lds, geo);
+          });
+          return;
+        }
+      }
+      launch_pairs(n, [&](auto i) {
+        chamfer_fwd_static<T, 4, 4, false, decltype(i)><<<grid, kPairBlock, 0, st>>>(mp, sp, lds, geo);
+      });
+    } else {
+      kt_shape(geo.kt, [&](auto kc) {
+        constexpr int KT = decltype(kc)::value;
+        launch_pairs(n, [&](auto i) {
+          chamfer_fwd_kernel<T, KT, decltype(i)><<<grid, kPairBlock, 0, st>>>(mp, sp, lds, geo);
+        });
+      });
+    }
   });
   CUDA_CHECK_LAUNCH();
 }
@@ -415,11 +555,27 @@ void smooth_chamfer_backward(KernelArgs& a) {
     using T = scalar_t;
     const T *dsp = static_cast<const T*>(dS.raw_data()), *mp = static_cast<const T*>(M.raw_data());
     T* dmp = static_cast<T*>(dM.raw_data());
-    kt_shape(geo.kt, [&](auto kc) {
-      constexpr int KT = decltype(kc)::value;
-      if (small_pairs(n)) chamfer_bwd_kernel<T, KT, uint32_t><<<grid_1d(n, kPairBlock), kPairBlock, 0, st>>>(dsp, mp, dmp, geo);
-      else chamfer_bwd_kernel<T, KT, uint64_t><<<grid_1d(n, kPairBlock), kPairBlock, 0, st>>>(dsp, mp, dmp, geo);
-    });
+    const unsigned grid = grid_1d(n, kPairBlock);
+    if (geo.ki == 4 && geo.kt == 4) {
+      if constexpr (std::is_same_v<T, float>) {
+        if (aligned16(mp) && aligned16(dmp)) {
+          launch_pairs(n, [&](auto i) {
+            chamfer_bwd_static<T, 4, 4, true, decltype(i)><<<grid, kPairBlock, 0, st>>>(dsp, mp, dmp, geo);
+          });
+          return;
+        }
+      }
+      launch_pairs(n, [&](auto i) {
+        chamfer_bwd_static<T, 4, 4, false, decltype(i)><<<grid, kPairBlock, 0, st>>>(dsp, mp, dmp, geo);
+      });
+    } else {
+      kt_shape(geo.kt, [&](auto kc) {
+        constexpr int KT = decltype(kc)::value;
+        launch_pairs(n, [&](auto i) {
+          chamfer_bwd_kernel<T, KT, decltype(i)><<<grid, kPairBlock, 0, st>>>(dsp, mp, dmp, geo);
+        });
+      });
+    }
   });
   CUDA_CHECK_LAUNCH();
 }

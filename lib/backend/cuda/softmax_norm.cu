@@ -25,6 +25,7 @@
 // All results are bitwise reproducible run to run (fixed reduction order, no atomics).
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <type_traits>
 
 #include "lib/backend/cuda/launch.cuh"
@@ -38,7 +39,9 @@ constexpr unsigned kFull = 0xffffffffu;
 constexpr int kRowBlock = 256;  // threads of every row / channel kernel launched with 1-D blocks
 constexpr int kRowWarps = kRowBlock / kWarp;
 constexpr int64_t kWarpMaxCols = 1024;  // rows up to this length take the register (warp) path
+constexpr int kU = 8;                   // independent loads per thread and step in the block-per-row kernels
 constexpr int64_t kMaxGrid = int64_t(1) << 20;
+constexpr int64_t kLnBwdBlocks = 256;  // fused layer-norm backward: blocks (fixes the dgamma/dbeta partials)
 
 // Warp-path kernels hold a row in registers; for f32 ask for 2 resident blocks (<= 128 registers) so the
 // long-row instances keep some occupancy (their many independent loads per thread hide the latency).
@@ -107,20 +110,102 @@ struct RowGroups {
   }
 };
 
-// Calls f(IC<G>, IC<V>) with the warp-path shape of rows of length C (1 <= C <= kWarpMaxCols).
-template <class F>
-void row_shape(int64_t C, F&& f) {
-  if (C <= 1) f(IC<1>{}, IC<1>{});
-  else if (C <= 2) f(IC<2>{}, IC<1>{});
-  else if (C <= 4) f(IC<4>{}, IC<1>{});
-  else if (C <= 8) f(IC<8>{}, IC<1>{});
-  else if (C <= 16) f(IC<16>{}, IC<1>{});
-  else if (C <= 32) f(IC<32>{}, IC<1>{});
-  else if (C <= 64) f(IC<32>{}, IC<2>{});
-  else if (C <= 128) f(IC<32>{}, IC<4>{});
-  else if (C <= 256) f(IC<32>{}, IC<8>{});
-  else if (C <= 512) f(IC<32>{}, IC<16>{});
-  else f(IC<32>{}, IC<32>{});
+// Vector loads / stores of VEC contiguous elements at a VEC * sizeof(T)-aligned address.
+template <class T, int VEC>
+struct VecOf;
+template <class T>
+struct VecOf<T, 1> {
+  using type = T;
+};
+template <>
+struct VecOf<float, 4> {
+  using type = float4;
+};
+template <>
+struct VecOf<double, 2> {
+  using type = double2;
+};
+
+template <int VEC, class T>
+__device__ __forceinline__ void ldv(const T* p, T* v) {
+  if constexpr (VEC == 1) {
+    v[0] = *p;
+  } else {
+    const typename VecOf<T, VEC>::type q = *reinterpret_cast<const typename VecOf<T, VEC>::type*>(p);
+    v[0] = q.x;
+    v[1] = q.y;
+    if constexpr (VEC == 4) {
+      v[2] = q.z;
+      v[3] = q.w;
+    }
+  }
+}
+template <int VEC, class T>
+__device__ __forceinline__ void stv(T* p, const T* v) {
+  if constexpr (VEC == 1) {
+    *p = v[0];
+  } else if constexpr (VEC == 2) {
+    *reinterpret_cast<typename VecOf<T, VEC>::type*>(p) = {v[0], v[1]};
+  } else {
+    *reinterpret_cast<typename VecOf<T, VEC>::type*>(p) = {v[0], v[1], v[2], v[3]};
+  }
+}
+
+// Warp-path row layout: a group of G lanes per row; lane gl holds CPL chunks of VEC contiguous columns,
+// chunk k starting at column (gl + G k) VEC (V = CPL VEC values). With VEC > 1, C is a multiple of VEC,
+// so a chunk is entirely inside or entirely outside the row.
+template <int G, int CPL, int VEC>
+struct RowShape {
+  static constexpr int kG = G, kCPL = CPL, kVEC = VEC, kV = CPL * VEC;
+  __device__ static int col(int gl, int k) { return (gl + G * k) * VEC; }
+};
+
+// The widest vector of T (16 bytes) when C is a multiple of it and every pointer is aligned to it.
+template <class T>
+inline constexpr int kVecW = int(16 / sizeof(T));
+
+template <class T>
+bool vec_ok(int64_t C, std::initializer_list<const void*> ptrs) {
+  if (C % kVecW<T> != 0) return false;
+  for (const void* p : ptrs)
+    if (p && reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  return true;
+}
+
+// Calls f(RowShape<G, CPL, VEC>{}) with the warp-path shape of rows of length C (1 <= C <= kWarpMaxCols):
+// vector chunks when `vec` (C a multiple of kVecW<T>, aligned pointers), else single columns.
+template <class T, class F>
+void row_shape(int64_t C, bool vec, F&& f) {
+  if (vec) {
+    constexpr int W = kVecW<T>;
+    const int64_t nc = C / W;  // chunks per row
+    if (nc <= 1) f(RowShape<1, 1, W>{});
+    else if (nc <= 2) f(RowShape<2, 1, W>{});
+    else if (nc <= 4) f(RowShape<4, 1, W>{});
+    else if (nc <= 8) f(RowShape<8, 1, W>{});
+    else if (nc <= 16) f(RowShape<16, 1, W>{});
+    else if (nc <= 32) f(RowShape<32, 1, W>{});
+    else if (nc <= 64) f(RowShape<32, 2, W>{});
+    else if (nc <= 96) f(RowShape<32, 3, W>{});
+    else if (nc <= 128) f(RowShape<32, 4, W>{});
+    else if (nc <= 160) f(RowShape<32, 5, W>{});
+    else if (nc <= 192) f(RowShape<32, 6, W>{});
+    else if (nc <= 224) f(RowShape<32, 7, W>{});
+    else if (nc <= 256) f(RowShape<32, 8, W>{});
+    else f(RowShape<32, kWarpMaxCols / (32 * W), W>{});  // f64: up to 16 chunks
+    return;
+  }
+  if (C <= 1) f(RowShape<1, 1, 1>{});
+  else if (C <= 2) f(RowShape<2, 1, 1>{});
+  else if (C <= 4) f(RowShape<4, 1, 1>{});
+  else if (C <= 8) f(RowShape<8, 1, 1>{});
+  else if (C <= 16) f(RowShape<16, 1, 1>{});
+  else if (C <= 32) f(RowShape<32, 1, 1>{});
+  else if (C <= 64) f(RowShape<32, 2, 1>{});
+  else if (C <= 128) f(RowShape<32, 4, 1>{});
+  else if (C <= 256) f(RowShape<32, 8, 1>{});
+  else if (C <= 512) f(RowShape<32, 16, 1>{});
+  else f(RowShape<32, 32, 1>{});
 }
 
 unsigned warp_grid(int64_t R, int G) {
@@ -154,8 +239,9 @@ void check_opt_vec(const char* op, const Tensor& t, int64_t n, const char* what)
 // softmax / log_softmax
 // =====================================================================================================
 
-template <class T, bool Log, int G, int V>
+template <class T, bool Log, class SH>
 __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>) softmax_warp(const T* __restrict__ x, T* __restrict__ y, int64_t R, int C) {
+  constexpr int G = SH::kG, VEC = SH::kVEC, V = SH::kV;
   const RowGroups<G> rg;
   for (int64_t base = rg.first; base < R; base += rg.step) {
     const int64_t r = base + rg.sub;
@@ -163,31 +249,47 @@ __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>) softmax_warp(con
     const T* xr = x + (ok ? r : 0) * int64_t(C);
     T v[V];
     T m = neg_inf<T>();
+    #pragma unroll
+    for (int k = 0; k < SH::kCPL; ++k) {
+      const int c0 = SH::col(rg.gl, k);
+      const bool in = c0 < C;
+      T* vk = v + k * VEC;
+      if (ok && in) ldv<VEC>(xr + c0, vk);
+      else
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      const int c = rg.gl + G * i;
-      v[i] = (ok && c < C) ? xr[c] : neg_inf<T>();
-      m = vmax(m, v[i]);
+        for (int e = 0; e < VEC; ++e) vk[e] = neg_inf<T>();
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) m = vmax(m, vk[e]);
     }
     m = group_max<G>(m);
     T s = T(0);
+    #pragma unroll
+    for (int k = 0; k < SH::kCPL; ++k) {
+      const int c0 = SH::col(rg.gl, k);
+      const bool in = c0 < C;
+      if (in) {
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      const int c = rg.gl + G * i;
-      if (c < C) {
-        const T e = vexp(v[i] - m);
-        s += e;
-        if constexpr (!Log) v[i] = e;
+        for (int e = 0; e < VEC; ++e) {
+          const T ex = vexp(v[k * VEC + e] - m);
+          s += ex;
+          if constexpr (!Log) v[k * VEC + e] = ex;
+        }
       }
     }
     s = group_sum<G>(s);
     if (ok) {
       T* yr = y + r * int64_t(C);
-      const T ls = Log ? vlog(s) : T(0);
+      const T ls = Log ? vlog(s) : T(0), inv = T(1) / s;
+      #pragma unroll
+    for (int k = 0; k < SH::kCPL; ++k) {
+      const int c0 = SH::col(rg.gl, k);
+      const bool in = c0 < C;
+        if (in) {
+          T o[VEC];
 #pragma unroll
-      for (int i = 0; i < V; ++i) {
-        const int c = rg.gl + G * i;
-        if (c < C) yr[c] = Log ? (v[i] - m) - ls : v[i] / s;
+          for (int e = 0; e < VEC; ++e) o[e] = Log ? (v[k * VEC + e] - m) - ls : v[k * VEC + e] * inv;
+          stv<VEC>(yr + c0, o);
+        }
       }
     }
   }
@@ -209,16 +311,26 @@ __global__ void __launch_bounds__(kRowBlock) softmax_block(const T* __restrict__
   __shared__ double sh_s[kRowWarps];
   for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
     const T* xr = x + r * C;
+    // online (max, sum) per thread over chunks of kU independent loads: one rescale per chunk
     T m = neg_inf<T>();
     double s = 0;
-    for (int64_t c = threadIdx.x; c < C; c += kRowBlock) {
-      const T v = xr[c];
-      if (v > m) {
-        s = s * double(vexp(m - v)) + 1.0;  // m = -inf: exp(-inf) = 0
-        m = v;
-      } else if (v != neg_inf<T>()) {
-        s += double(vexp(v - m));
+    for (int64_t c0 = threadIdx.x; c0 < C; c0 += int64_t(kRowBlock) * kU) {
+      T v[kU];
+      T cm = neg_inf<T>();
+#pragma unroll
+      for (int u = 0; u < kU; ++u) {
+        const int64_t c = c0 + int64_t(u) * kRowBlock;
+        v[u] = c < C ? xr[c] : neg_inf<T>();
+        cm = vmax(cm, v[u]);
       }
+      if (cm > m) {
+        s = m == neg_inf<T>() ? 0.0 : s * double(vexp(m - cm));
+        m = cm;
+      }
+      T cs = T(0);  // -inf (and the padding) adds 0; NaN propagates
+#pragma unroll
+      for (int u = 0; u < kU; ++u) cs += v[u] == neg_inf<T>() ? T(0) : vexp(v[u] - m);
+      s += double(cs);
     }
 #pragma unroll
     for (int o = kWarp / 2; o > 0; o >>= 1) {
@@ -236,18 +348,20 @@ __global__ void __launch_bounds__(kRowBlock) softmax_block(const T* __restrict__
     for (int w = 1; w < kRowWarps; ++w) ms_merge(m, s, sh_m[w], sh_s[w]);
     __syncthreads();
     T* yr = y + r * C;
-    const T ls = Log ? T(log(s)) : T(0), st = T(s);
+    const T ls = Log ? T(log(s)) : T(0), inv = T(1.0 / s);
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < C; c += kRowBlock) {
       const T v = xr[c];
-      yr[c] = Log ? (v - m) - ls : vexp(v - m) / st;
+      yr[c] = Log ? (v - m) - ls : vexp(v - m) * inv;
     }
   }
 }
 
 // softmax_backward: d = y (g - sum(g y));  log_softmax_backward: d = g - exp(y) sum(g)
-template <class T, bool Log, int G, int V>
+template <class T, bool Log, class SH>
 __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>) softmax_bwd_warp(const T* __restrict__ g, const T* __restrict__ y,
                                                                T* __restrict__ d, int64_t R, int C) {
+  constexpr int G = SH::kG, VEC = SH::kVEC, V = SH::kV;
   const RowGroups<G> rg;
   for (int64_t base = rg.first; base < R; base += rg.step) {
     const int64_t r = base + rg.sub;
@@ -255,20 +369,35 @@ __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>) softmax_bwd_warp
     const int64_t off = (ok ? r : 0) * int64_t(C);
     T gv[V], yv[V];
     T s = T(0);
+    #pragma unroll
+    for (int k = 0; k < SH::kCPL; ++k) {
+      const int c0 = SH::col(rg.gl, k);
+      const bool in = c0 < C;
+      if (ok && in) {
+        ldv<VEC>(g + off + c0, gv + k * VEC);
+        ldv<VEC>(y + off + c0, yv + k * VEC);
+      } else {
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      const int c = rg.gl + G * i;
-      const bool in = ok && c < C;
-      gv[i] = in ? g[off + c] : T(0);
-      yv[i] = in ? y[off + c] : T(0);
-      s += Log ? gv[i] : gv[i] * yv[i];
+        for (int e = 0; e < VEC; ++e) gv[k * VEC + e] = yv[k * VEC + e] = T(0);
+      }
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) s += Log ? gv[k * VEC + e] : gv[k * VEC + e] * yv[k * VEC + e];
     }
     s = group_sum<G>(s);
     if (ok) {
+      #pragma unroll
+    for (int k = 0; k < SH::kCPL; ++k) {
+      const int c0 = SH::col(rg.gl, k);
+      const bool in = c0 < C;
+        if (in) {
+          T o[VEC];
 #pragma unroll
-      for (int i = 0; i < V; ++i) {
-        const int c = rg.gl + G * i;
-        if (c < C) d[off + c] = Log ? gv[i] - vexp(yv[i]) * s : yv[i] * (gv[i] - s);
+          for (int e = 0; e < VEC; ++e) {
+            const T gi = gv[k * VEC + e], yi = yv[k * VEC + e];
+            o[e] = Log ? gi - vexp(yi) * s : yi * (gi - s);
+          }
+          stv<VEC>(d + off + c0, o);
+        }
       }
     }
   }
@@ -281,9 +410,11 @@ __global__ void __launch_bounds__(kRowBlock) softmax_bwd_block(const T* __restri
   for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
     const int64_t off = r * C;
     double s = 0;
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < C; c += kRowBlock)
       s += Log ? double(g[off + c]) : double(g[off + c]) * double(y[off + c]);
     const T st = T(block_sum(s, sh));
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < C; c += kRowBlock) {
       const T gv = g[off + c], yv = y[off + c];
       d[off + c] = Log ? gv - vexp(yv) * st : yv * (gv - st);
@@ -310,9 +441,9 @@ void softmax_fwd(KernelArgs& a) {
     const T* xp = cptr<T>(x);
     T* yp = mptr<T>(y);
     if (C <= kWarpMaxCols) {
-      row_shape(C, [&](auto gc, auto vc) {
-        constexpr int G = decltype(gc)::value, V = decltype(vc)::value;
-        softmax_warp<T, Log, G, V><<<warp_grid(R, G), kRowBlock, 0, st>>>(xp, yp, R, int(C));
+      row_shape<T>(C, vec_ok<T>(C, {xp, yp}), [&](auto sh) {
+        using SH = decltype(sh);
+        softmax_warp<T, Log, SH><<<warp_grid(R, SH::kG), kRowBlock, 0, st>>>(xp, yp, R, int(C));
       });
     } else {
       softmax_block<T, Log><<<block_grid(R), kRowBlock, 0, st>>>(xp, yp, R, C);
@@ -341,9 +472,9 @@ void softmax_bwd(KernelArgs& a) {
     const T *gp = cptr<T>(g), *yp = cptr<T>(y);
     T* dp = mptr<T>(d);
     if (C <= kWarpMaxCols) {
-      row_shape(C, [&](auto gc, auto vc) {
-        constexpr int G = decltype(gc)::value, V = decltype(vc)::value;
-        softmax_bwd_warp<T, Log, G, V><<<warp_grid(R, G), kRowBlock, 0, st>>>(gp, yp, dp, R, int(C));
+      row_shape<T>(C, vec_ok<T>(C, {gp, yp, dp}), [&](auto sh) {
+        using SH = decltype(sh);
+        softmax_bwd_warp<T, Log, SH><<<warp_grid(R, SH::kG), kRowBlock, 0, st>>>(gp, yp, dp, R, int(C));
       });
     } else {
       softmax_bwd_block<T, Log><<<block_grid(R), kRowBlock, 0, st>>>(gp, yp, dp, R, C);
@@ -527,10 +658,11 @@ unsigned chan_warp_grid(int64_t C) { return unsigned((C + kRowWarps - 1) / kRowW
 // layer norm
 // =====================================================================================================
 
-template <class T, int G, int V>
+template <class T, class SH>
 __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>)
     layer_norm_warp(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta, T* __restrict__ y,
                     T* __restrict__ mean, T* __restrict__ rstd, int64_t R, int C, double eps) {
+  constexpr int G = SH::kG, VEC = SH::kVEC, V = SH::kV;
   const RowGroups<G> rg;
   // This lane's columns are the same for every row: short rows keep gamma/beta in registers, long ones
   // re-load them (L1 hits) to keep the register count, and with it the occupancy, reasonable.
@@ -538,10 +670,15 @@ __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>)
   T gm[kCache ? V : 1], bt[kCache ? V : 1];
   if constexpr (kCache) {
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      const int c = rg.gl + G * i;
-      gm[i] = c < C && gamma ? gamma[c] : T(1);
-      bt[i] = c < C && beta ? beta[c] : T(0);
+    for (int k = 0; k < SH::kCPL; ++k) {
+      const int c0 = SH::col(rg.gl, k);
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) {
+        gm[k * VEC + e] = T(1);
+        bt[k * VEC + e] = T(0);
+      }
+      if (c0 < C && gamma) ldv<VEC>(gamma + c0, gm + k * VEC);
+      if (c0 < C && beta) ldv<VEC>(beta + c0, bt + k * VEC);
     }
   }
   for (int64_t base = rg.first; base < R; base += rg.step) {
@@ -552,20 +689,28 @@ __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>)
     T v[V];
     T s1 = T(0);
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      const int c = rg.gl + G * i;
-      v[i] = (ok && c < C) ? xr[c] : k0;
-      s1 += v[i] - k0;
+    for (int k = 0; k < SH::kCPL; ++k) {
+      const int c0 = SH::col(rg.gl, k);
+      T* vk = v + k * VEC;
+      if (ok && c0 < C) ldv<VEC>(xr + c0, vk);
+      else
+#pragma unroll
+        for (int e = 0; e < VEC; ++e) vk[e] = k0;
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) s1 += vk[e] - k0;  // 0 outside the row
     }
     const double mu = double(k0) + group_sum<G>(double(s1)) / double(C);
     const T mh = T(mu), ml = T(mu - double(mh));
     T s2 = T(0);
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      const int c = rg.gl + G * i;
-      const T d = (v[i] - mh) - ml;
-      v[i] = d;
-      if (c < C) s2 += d * d;
+    for (int k = 0; k < SH::kCPL; ++k) {
+      const bool in = SH::col(rg.gl, k) < C;
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) {
+        const T d = (v[k * VEC + e] - mh) - ml;
+        v[k * VEC + e] = d;
+        if (in) s2 += d * d;
+      }
     }
     const double var = group_sum<G>(double(s2)) / double(C);
     const double rs = 1.0 / sqrt(var + eps);
@@ -573,14 +718,26 @@ __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>)
       const T rst = T(rs);
       T* yr = y + r * int64_t(C);
 #pragma unroll
-      for (int i = 0; i < V; ++i) {
-        const int c = rg.gl + G * i;
-        if (c < C) {
+      for (int k = 0; k < SH::kCPL; ++k) {
+        const int c0 = SH::col(rg.gl, k);
+        if (c0 < C) {
+          T o[VEC];
           if constexpr (kCache) {
-            yr[c] = v[i] * rst * gm[i] + bt[i];
+#pragma unroll
+            for (int e = 0; e < VEC; ++e) o[e] = v[k * VEC + e] * rst * gm[k * VEC + e] + bt[k * VEC + e];
           } else {
-            yr[c] = v[i] * rst * (gamma ? gamma[c] : T(1)) + (beta ? beta[c] : T(0));
+            T gk[VEC], bk[VEC];
+#pragma unroll
+            for (int e = 0; e < VEC; ++e) {
+              gk[e] = T(1);
+              bk[e] = T(0);
+            }
+            if (gamma) ldv<VEC>(gamma + c0, gk);
+            if (beta) ldv<VEC>(beta + c0, bk);
+#pragma unroll
+            for (int e = 0; e < VEC; ++e) o[e] = v[k * VEC + e] * rst * gk[e] + bk[e];
           }
+          stv<VEC>(yr + c0, o);
         }
       }
       if (rg.gl == 0) {
@@ -600,9 +757,11 @@ __global__ void __launch_bounds__(kRowBlock)
     const T* xr = x + r * C;
     const double k0 = double(xr[0]);
     double s1 = 0;
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < C; c += kRowBlock) s1 += double(xr[c]) - k0;
     const double mu = k0 + block_sum(s1, sh) / double(C);
     double s2 = 0;
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < C; c += kRowBlock) {
       const double d = double(xr[c]) - mu;
       s2 += d * d;
@@ -610,6 +769,7 @@ __global__ void __launch_bounds__(kRowBlock)
     const double rs = 1.0 / sqrt(block_sum(s2, sh) / double(C) + eps);
     const T mh = T(mu), ml = T(mu - double(mh)), rst = T(rs);
     T* yr = y + r * C;
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < C; c += kRowBlock) {
       const T g = gamma ? gamma[c] : T(1), b = beta ? beta[c] : T(0);
       yr[c] = ((xr[c] - mh) - ml) * rst * g + b;
@@ -621,47 +781,92 @@ __global__ void __launch_bounds__(kRowBlock)
   }
 }
 
-// dx = rstd (g gamma - mean(g gamma) - xh mean(g gamma xh)), xh = (x - mean) rstd
-template <class T, int G, int V>
-__global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>)
+// dx = rstd (g gamma - mean(g gamma) - xh mean(g gamma xh)), xh = (x - mean) rstd, and this row group's
+// share of dgamma = sum g xh and dbeta = sum g: each lane accumulates its own columns over the rows of its
+// group (fixed by the grid, which depends on the shape only) in T, then writes them as row
+// `warp * 32 / G + group` of the partials pg, pb [gridDim.x * kRowWarps * 32 / G, C], summed afterwards
+// in double in a fixed order. g and x are read once.
+template <class T, class SH>
+__global__ void __launch_bounds__(kRowBlock, 1)
     layer_norm_bwd_warp(const T* __restrict__ g, const T* __restrict__ x, const T* __restrict__ gamma,
-                        const T* __restrict__ mean, const T* __restrict__ rstd, T* __restrict__ dx, int64_t R, int C) {
+                        const T* __restrict__ mean, const T* __restrict__ rstd, T* __restrict__ dx, int64_t R, int C,
+                        T* __restrict__ pg, T* __restrict__ pb) {
+  constexpr int G = SH::kG, VEC = SH::kVEC, V = SH::kV;
   const RowGroups<G> rg;
   constexpr bool kCache = V <= 8;  // gamma in registers for short rows (see layer_norm_warp)
   T gm[kCache ? V : 1];
   if constexpr (kCache) {
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      const int c = rg.gl + G * i;
-      gm[i] = c < C && gamma ? gamma[c] : T(1);
+    for (int k = 0; k < SH::kCPL; ++k) {
+      const int c0 = SH::col(rg.gl, k);
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) gm[k * VEC + e] = T(1);
+      if (c0 < C && gamma) ldv<VEC>(gamma + c0, gm + k * VEC);
     }
   }
+  T ag[V], ab[V];
+#pragma unroll
+  for (int i = 0; i < V; ++i) ag[i] = ab[i] = T(0);
   for (int64_t base = rg.first; base < R; base += rg.step) {
     const int64_t r = base + rg.sub;
     const bool ok = r < R;
     const int64_t off = (ok ? r : 0) * int64_t(C);
     const T mu = ok ? mean[r] : T(0), rs = ok ? rstd[r] : T(0);
-    T xh[V], dxh[V];
+    T xh[V], dxh[V];  // loaded as g and x, then turned into xh and g gamma
     T s1 = T(0), s2 = T(0);
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      const int c = rg.gl + G * i;
-      const bool in = ok && c < C;
-      xh[i] = in ? (x[off + c] - mu) * rs : T(0);
-      T gmi;
-      if constexpr (kCache) gmi = gm[i];
-      else gmi = in && gamma ? gamma[c] : T(1);
-      dxh[i] = in ? g[off + c] * gmi : T(0);
-      s1 += dxh[i];
-      s2 += dxh[i] * xh[i];
+    for (int k = 0; k < SH::kCPL; ++k) {
+      const int c0 = SH::col(rg.gl, k);
+      const bool in = ok && c0 < C;
+      T gk[VEC];
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) gk[e] = T(1);
+      if (in) {
+        ldv<VEC>(g + off + c0, dxh + k * VEC);
+        ldv<VEC>(x + off + c0, xh + k * VEC);
+        if constexpr (kCache) {
+#pragma unroll
+          for (int e = 0; e < VEC; ++e) gk[e] = gm[k * VEC + e];
+        } else {
+          if (gamma) ldv<VEC>(gamma + c0, gk);
+        }
+      } else {
+#pragma unroll
+        for (int e = 0; e < VEC; ++e) dxh[k * VEC + e] = xh[k * VEC + e] = T(0);
+      }
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) {
+        const int i = k * VEC + e;
+        const T gi = dxh[i];
+        if (in) xh[i] = (xh[i] - mu) * rs;  // (g = xh = 0 outside the row)
+        ag[i] += gi * xh[i];
+        ab[i] += gi;
+        dxh[i] = gi * gk[e];
+        s1 += dxh[i];
+        s2 += dxh[i] * xh[i];
+      }
     }
     const T m1 = T(group_sum<G>(double(s1)) / double(C)), m2 = T(group_sum<G>(double(s2)) / double(C));
     if (ok) {
 #pragma unroll
-      for (int i = 0; i < V; ++i) {
-        const int c = rg.gl + G * i;
-        if (c < C) dx[off + c] = rs * (dxh[i] - m1 - xh[i] * m2);
+      for (int k = 0; k < SH::kCPL; ++k) {
+        const int c0 = SH::col(rg.gl, k);
+        if (c0 < C) {
+          T o[VEC];
+#pragma unroll
+          for (int e = 0; e < VEC; ++e) o[e] = rs * (dxh[k * VEC + e] - m1 - xh[k * VEC + e] * m2);
+          stv<VEC>(dx + off + c0, o);
+        }
       }
+    }
+  }
+  const int64_t prow = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp * (kWarp / G) + rg.sub;
+#pragma unroll
+  for (int k = 0; k < SH::kCPL; ++k) {
+    const int c0 = SH::col(rg.gl, k);
+    if (c0 < C) {
+      stv<VEC>(pg + prow * C + c0, ag + k * VEC);
+      stv<VEC>(pb + prow * C + c0, ab + k * VEC);
     }
   }
 }
@@ -675,6 +880,7 @@ __global__ void __launch_bounds__(kRowBlock)
     const int64_t off = r * C;
     const T mu = mean[r], rs = rstd[r];
     double s1 = 0, s2 = 0;
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < C; c += kRowBlock) {
       const T xh = (x[off + c] - mu) * rs, dxh = g[off + c] * (gamma ? gamma[c] : T(1));
       s1 += double(dxh);
@@ -682,6 +888,7 @@ __global__ void __launch_bounds__(kRowBlock)
     }
     const T m1 = T(block_sum(s1, sh) / double(C));
     const T m2 = T(block_sum(s2, sh) / double(C));
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < C; c += kRowBlock) {
       const T xh = (x[off + c] - mu) * rs, dxh = g[off + c] * (gamma ? gamma[c] : T(1));
       dx[off + c] = rs * (dxh - m1 - xh * m2);
@@ -701,6 +908,18 @@ struct LnGradF {
     const T gv = g[off], xh = (x[off] - mean[n]) * rstd[n];
     a += double(gv * xh);
     b += double(gv);
+  }
+};
+
+// Column sums of two [P, C] matrices of partials (the fused backward's dgamma / dbeta shares).
+template <class T>
+struct SumPairF {
+  const T* a;
+  const T* b;
+  __device__ int prep(int64_t) const { return 0; }
+  __device__ void acc(int, int64_t, int64_t off, double& sa, double& sb) const {
+    sa += double(a[off]);
+    sb += double(b[off]);
   }
 };
 
@@ -743,9 +962,9 @@ void layer_norm_fwd(KernelArgs& a) {
     const T *xp = cptr<T>(x), *gp = cptr<T>(gamma), *bp = cptr<T>(beta);
     T *yp = mptr<T>(y), *mp = mptr<T>(mean), *rp = mptr<T>(rstd);
     if (C <= kWarpMaxCols) {
-      row_shape(C, [&](auto gc, auto vc) {
-        constexpr int G = decltype(gc)::value, V = decltype(vc)::value;
-        layer_norm_warp<T, G, V><<<warp_grid(R, G), kRowBlock, 0, st>>>(xp, gp, bp, yp, mp, rp, R, int(C), eps);
+      row_shape<T>(C, vec_ok<T>(C, {xp, gp, bp, yp}), [&](auto sh) {
+        using SH = decltype(sh);
+        layer_norm_warp<T, SH><<<warp_grid(R, SH::kG), kRowBlock, 0, st>>>(xp, gp, bp, yp, mp, rp, R, int(C), eps);
       });
     } else {
       layer_norm_block<T><<<block_grid(R), kRowBlock, 0, st>>>(xp, gp, bp, yp, mp, rp, R, C, eps);
@@ -780,21 +999,34 @@ void layer_norm_bwd(KernelArgs& a) {
   DIVE_DISPATCH_FLOAT(dx.dtype(), op, [&] {
     using T = scalar_t;
     const T *gp = cptr<T>(g), *xp = cptr<T>(x), *gmp = cptr<T>(gamma), *mp = cptr<T>(mean), *rp = cptr<T>(rstd);
+    T* dxp = mptr<T>(dx);
+    Tensor hold, phold;
+    if (R > 0 && C <= kWarpMaxCols / int64_t(sizeof(T) / 4)) {  // (f64 rows past 512 would spill: unfused)
+      // fused: dx and per-row-group partials of dgamma / dbeta, then their fixed-order column sums
+      row_shape<T>(C, vec_ok<T>(C, {gp, xp, gmp, dxp}), [&](auto sh) {
+        using SH = decltype(sh);
+        if constexpr (sizeof(T) * SH::kV <= 128) {  // (longer f64 rows take the unfused path above)
+          const unsigned grid = unsigned(std::min<int64_t>(warp_grid(R, SH::kG), kLnBwdBlocks));
+          const int64_t P = int64_t(grid) * kRowWarps * (kWarp / SH::kG);  // partial rows
+          phold = Tensor::empty({2, P, C}, dx.dtype(), dx.device());
+          T* pg = mptr<T>(phold);
+          layer_norm_bwd_warp<T, SH><<<grid, kRowBlock, 0, st>>>(gp, xp, gmp, mp, rp, dxp, R, int(C), pg, pg + P * C);
+          CUDA_CHECK_LAUNCH();
+          const ChanGeo geo = chan_geo(P, C, 1);
+          double2* part = partial_scratch(geo, dx.device(), hold);
+          launch_partials(geo, SumPairF<T>{pg, pg + P * C}, part, st);
+          layer_norm_param_grads<T><<<chan_warp_grid(C), kRowBlock, 0, st>>>(part, geo, mptr<T>(dgamma), mptr<T>(dbeta));
+          CUDA_CHECK_LAUNCH();
+        }
+      });
+      return;
+    }
     if (R > 0) {
-      T* dxp = mptr<T>(dx);
-      if (C <= kWarpMaxCols) {
-        row_shape(C, [&](auto gc, auto vc) {
-          constexpr int G = decltype(gc)::value, V = decltype(vc)::value;
-          layer_norm_bwd_warp<T, G, V><<<warp_grid(R, G), kRowBlock, 0, st>>>(gp, xp, gmp, mp, rp, dxp, R, int(C));
-        });
-      } else {
-        layer_norm_bwd_block<T><<<block_grid(R), kRowBlock, 0, st>>>(gp, xp, gmp, mp, rp, dxp, R, C);
-      }
+      layer_norm_bwd_block<T><<<block_grid(R), kRowBlock, 0, st>>>(gp, xp, gmp, mp, rp, dxp, R, C);
       CUDA_CHECK_LAUNCH();
     }
-    if (!dgamma.defined() && !dbeta.defined()) return;
-    const ChanGeo geo = chan_geo(R, C, 1);  // column layout over [R, C]
-    Tensor hold;
+    // column sums of g xh and g straight from g and x (long rows, or R = 0: zeros)
+    const ChanGeo geo = chan_geo(R, C, 1);
     double2* part = partial_scratch(geo, dx.device(), hold);
     launch_partials(geo, LnGradF<T>{gp, xp, mp, rp}, part, st);
     layer_norm_param_grads<T><<<chan_warp_grid(C), kRowBlock, 0, st>>>(part, geo, mptr<T>(dgamma), mptr<T>(dbeta));
