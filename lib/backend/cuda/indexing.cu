@@ -1,8 +1,812 @@
-// index_select, index_add, gather, scatter_add, cat, pad. (TODO: being written.)
+// index_select, index_add, gather, scatter_add, cat and pad on CUDA (semantics of
+// lib/backend/ref/indexing.cpp).
+//
+// Design:
+//  * Copies are byte-generic (any dtype, bf16/f16 included): index_select, gather, cat and pad move
+//    words of the element size, or, where rows are contiguous and aligned, of up to 16 bytes.
+//  * index_add and scatter_add accumulate in double starting from the base value and add the sources
+//    in increasing source position, exactly as the reference, and never with atomics, so the result is
+//    bitwise reproducible (deterministic() on or off):
+//      - index_add (embedding backward: many repeated rows) stable-radix-sorts the (index, position)
+//        pairs with CUB, finds for every destination row d the run [starts[d], starts[d+1]) of the
+//        sorted positions by binary search, and then one thread per output element adds its run.
+//      - scatter_add walks, for every output element, the K index entries of its line along the axis
+//        when K * n is small (max/min backward: K = 1); otherwise it sorts (target offset, position)
+//        pairs and one thread per run of equal targets sums the run.
+//  * Indices are NOT range-checked on CUDA (that would need a host sync): an out-of-range or negative
+//    index reads zeros (index_select, gather) or its contribution is dropped (index_add, scatter_add).
+//    The reference and cpu backends raise an error instead.
+//  * Index arithmetic is 32-bit, with divisions by multiply-shift (Div below), when every count involved
+//    is below 2^30 (runtime int64 division costs ~60 instructions), else 64-bit.
+#include <cub/device/device_radix_sort.cuh>
+
+#include <climits>
+#include <cstring>
+
+#include "lib/backend/axis_split.h"
 #include "lib/backend/cuda/launch.cuh"
 
 namespace dive::cuda {
 
-void register_indexing(KernelTable& t) { (void)t; }
+namespace {
+
+constexpr int64_t kSmall = int64_t(1) << 30;  // counts below this use 32-bit index arithmetic
+
+// Calls f(W{}) with W the unsigned word type of `bytes` (1, 2, 4, 8 or 16).
+template <class F>
+void with_word(int64_t bytes, const char* op, F&& f) {
+  switch (bytes) {
+    case 1: f(uint8_t{}); break;
+    case 2: f(uint16_t{}); break;
+    case 4: f(uint32_t{}); break;
+    case 8: f(uint64_t{}); break;
+    case 16: f(uint4{}); break;
+    default: DIVE_FAIL(op, ": unsupported word size ", bytes);
+  }
+}
+
+// Largest power of two <= 16 dividing every value in `vs` (byte counts and addresses).
+int common_word(std::initializer_list<uint64_t> vs) {
+  uint64_t m = 0;
+  for (uint64_t v : vs) m |= v;
+  int w = 16;
+  while (w > 1 && (m & uint64_t(w - 1))) w /= 2;
+  return w;
+}
+
+uint64_t addr(const void* p) { return uint64_t(reinterpret_cast<uintptr_t>(p)); }
+
+// Calls f(IT{}) with IT = int32_t when `small`, else int64_t.
+template <class F>
+void with_index_type(bool small, F&& f) {
+  if (small) f(int32_t{});
+  else f(int64_t{});
+}
+
+// Division by a fixed positive divisor. 32-bit: a multiply-high and a shift (Granlund-Montgomery
+// round-up method, exact for 0 <= n < 2^31 and 1 <= d < 2^31): with s = ceil(log2 d) and
+// m = floor(2^32 (2^s - d) / d) + 1, n / d = (umulhi(n, m) + n) >> s.
+template <class IT>
+struct Div;
+template <>
+struct Div<int32_t> {
+  uint32_t m = 1, s = 0;
+  Div() = default;
+  explicit Div(int64_t d) {
+    const uint64_t dd = uint64_t(d < 1 ? 1 : d);
+    while ((uint64_t(1) << s) < dd) ++s;
+    m = uint32_t(((uint64_t(1) << 32) * ((uint64_t(1) << s) - dd)) / dd + 1);
+  }
+  __device__ __forceinline__ int32_t operator()(int32_t n) const {
+    return int32_t((__umulhi(uint32_t(n), m) + uint32_t(n)) >> s);
+  }
+};
+template <>
+struct Div<int64_t> {
+  int64_t d = 1;
+  Div() = default;
+  explicit Div(int64_t v) : d(v < 1 ? 1 : v) {}
+  __device__ __forceinline__ int64_t operator()(int64_t n) const { return n / d; }
+};
+
+template <class IT>
+__device__ __forceinline__ IT thread_start() {
+  return IT(blockIdx.x) * IT(blockDim.x) + IT(threadIdx.x);
+}
+template <class IT>
+__device__ __forceinline__ IT thread_step() {
+  return IT(blockDim.x) * IT(gridDim.x);
+}
+
+void check_device_of(const char* op, const Tensor& o, const std::vector<Tensor>& ins) {
+  for (const Tensor& t : ins)
+    DIVE_CHECK(t.device() == o.device(), op, ": operand ", t.str(), " is not on the output's device ",
+               o.device().str());
+}
+
+// ---- index_select ----------------------------------------------------------------------------------
+// x [outer, n, row_w words], out [outer, m, row_w words]
+template <class W, class I, class IT>
+__global__ void index_select_kernel(const W* __restrict__ x, const I* __restrict__ idx, W* __restrict__ out,
+                                    IT total, IT m, IT n, IT row_w, Div<IT> div_row_w, Div<IT> div_m) {
+  for (IT t = thread_start<IT>(); t < total; t += thread_step<IT>()) {
+    IT r = div_row_w(t);
+    IT w = t - r * row_w;
+    IT p = div_m(r);
+    IT j = r - p * m;
+    int64_t s = int64_t(idx[j]);
+    W v{};
+    if (s >= 0 && s < int64_t(n)) v = x[(p * n + IT(s)) * row_w + w];
+    out[t] = v;
+  }
+}
+
+void index_select(KernelArgs& a) {
+  const Tensor &X = a.in.at(0), &Idx = a.in.at(1), &O = a.out.at(0);
+  const int64_t ax = a.attrs.i.at(0);
+  check_device_of("index_select", O, {X, Idx});
+  DIVE_CHECK(X.dtype() == O.dtype(), "index_select: input ", X.str(), " and output ", O.str(), " differ in dtype");
+  DIVE_CHECK(X.is_contiguous() && Idx.is_contiguous() && Idx.dim() == 1 && ax >= 0 && ax < X.dim(),
+             "index_select: expected contiguous x and 1-D indices, got ", X.str(), ", ", Idx.str(), ", axis ", ax);
+  AxisSplit s = split_at(X.shape(), ax);
+  const int64_t m = Idx.numel();
+  DIVE_CHECK(O.numel() == s.outer * m * s.inner, "index_select: output ", O.str(), " does not match x ", X.str(),
+             " with ", m, " indices along axis ", ax);
+  if (O.numel() == 0) return;
+  const int64_t es = int64_t(dtype_size(X.dtype()));
+  const int64_t row_bytes = s.inner * es;
+  const int wb = common_word({uint64_t(row_bytes), addr(X.raw_data()), addr(O.raw_data())});
+  const int64_t row_w = row_bytes / wb;
+  const int64_t total = s.outer * m * row_w;
+  const bool small = total < kSmall && X.numel() * es / wb < kSmall;
+  int dev = O.device().index;
+  DeviceGuard g(dev);
+  with_word(wb, "index_select", [&](auto w) {
+    using W = decltype(w);
+    DIVE_DISPATCH_INDEX(Idx.dtype(), "index_select", [&] {
+      with_index_type(small, [&](auto it) {
+        using IT = decltype(it);
+        index_select_kernel<W, index_t, IT><<<grid_for(total), kBlock, 0, stream(dev)>>>(
+            static_cast<const W*>(X.raw_data()), static_cast<const index_t*>(Idx.raw_data()),
+            static_cast<W*>(O.raw_data()), IT(total), IT(m), IT(s.n), IT(row_w), Div<IT>(row_w), Div<IT>(m));
+        CUDA_CHECK_LAUNCH();
+      });
+    });
+  });
+}
+
+// ---- index_add -------------------------------------------------------------------------------------
+// keys[j] = idx[j] (n for an out-of-range index: sorted last, never summed), vals[j] = j
+template <class I>
+__global__ void index_keys_kernel(const I* __restrict__ idx, int64_t m, int64_t n, uint32_t* __restrict__ keys,
+                                  int32_t* __restrict__ vals) {
+  for (int64_t j = thread_start<int64_t>(); j < m; j += thread_step<int64_t>()) {
+    int64_t v = int64_t(idx[j]);
+    keys[j] = (v >= 0 && v < n) ? uint32_t(v) : uint32_t(n);
+    vals[j] = int32_t(j);
+  }
+}
+
+// starts[d] = first sorted position with key >= d, for d in [0, n]
+__global__ void run_starts_kernel(const uint32_t* __restrict__ keys, int64_t m, int64_t n,
+                                  int32_t* __restrict__ starts) {
+  for (int64_t d = thread_start<int64_t>(); d <= n; d += thread_step<int64_t>()) {
+    int64_t lo = 0, hi = m;
+    while (lo < hi) {
+      int64_t mid = (lo + hi) / 2;
+      if (int64_t(keys[mid]) < d) lo = mid + 1;
+      else hi = mid;
+    }
+    starts[d] = int32_t(lo);
+  }
+}
+
+// out [outer, n, inner] = base + sum over the run of row d of src [outer, m, inner] rows, in position order
+template <class T, class IT>
+__global__ void index_add_kernel(const T* __restrict__ base, const T* __restrict__ src,
+                                 const int32_t* __restrict__ order, const int32_t* __restrict__ starts,
+                                 T* __restrict__ out, IT total, IT n, IT inner, IT m, Div<IT> div_inner,
+                                 Div<IT> div_n) {
+  for (IT t = thread_start<IT>(); t < total; t += thread_step<IT>()) {
+    IT r = div_inner(t);
+    IT i = t - r * inner;
+    IT p = div_n(r);
+    IT d = r - p * n;
+    double acc = double(base[t]);
+    const int32_t lo = starts[d], hi = starts[d + 1];
+    for (int32_t k = lo; k < hi; ++k) acc += double(src[(p * m + IT(order[k])) * inner + i]);
+    out[t] = T(acc);
+  }
+}
+
+void copy_bytes(const Tensor& dst, const Tensor& src, int dev) {
+  if (src.nbytes() == 0) return;
+  CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), src.nbytes(), cudaMemcpyDeviceToDevice, stream(dev)));
+}
+
+int bits_for(uint64_t v) {  // bits needed to represent v (>= 1)
+  int b = 1;
+  while (b < 64 && (v >> b) != 0) ++b;
+  return b;
+}
+
+// Stable radix sort of (keys, vals) pairs of `count` items on dev's stream; returns the sorted copies.
+template <class K>
+void sort_pairs(const Tensor& keys, const Tensor& vals, Tensor& keys_out, Tensor& vals_out,
+                int64_t count, int end_bit, int dev) {
+  Device d = keys.device();
+  keys_out = Tensor::empty(keys.shape(), keys.dtype(), d);
+  vals_out = Tensor::empty(vals.shape(), vals.dtype(), d);
+  const K* kin = static_cast<const K*>(keys.raw_data());
+  K* kout = static_cast<K*>(keys_out.raw_data());
+  const int32_t* vin = static_cast<const int32_t*>(vals.raw_data());
+  int32_t* vout = static_cast<int32_t*>(vals_out.raw_data());
+  size_t temp_bytes = 0;
+  CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, kin, kout, vin, vout, int(count), 0, end_bit,
+                                             stream(dev)));
+  Tensor temp = Tensor::empty({int64_t(std::max<size_t>(temp_bytes, 1))}, DType::u8, d);
+  CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.raw_data(), temp_bytes, kin, kout, vin, vout, int(count), 0,
+                                             end_bit, stream(dev)));
+}
+
+void index_add(KernelArgs& a) {
+  const Tensor &B = a.in.at(0), &Idx = a.in.at(1), &S = a.in.at(2), &O = a.out.at(0);
+  const int64_t ax = a.attrs.i.at(0);
+  check_device_of("index_add", O, {B, Idx, S});
+  check_dtypes("index_add", {B, S}, O.dtype());
+  DIVE_CHECK(B.is_contiguous() && S.is_contiguous() && Idx.is_contiguous() && Idx.dim() == 1 && ax >= 0 &&
+                 ax < B.dim() && O.shape() == B.shape(),
+             "index_add: expected contiguous base, source and 1-D indices, got ", B.str(), ", ", Idx.str(), ", ",
+             S.str(), " -> ", O.str(), ", axis ", ax);
+  AxisSplit s = split_at(B.shape(), ax);
+  const int64_t m = Idx.numel();
+  DIVE_CHECK(S.numel() == s.outer * m * s.inner, "index_add: source ", S.str(), " does not match base ", B.str(),
+             " with ", m, " indices along axis ", ax);
+  const int64_t total = O.numel();
+  if (total == 0) return;
+  int dev = O.device().index;
+  DeviceGuard g(dev);
+  if (m == 0) return copy_bytes(O, B, dev);
+  DIVE_CHECK(m < INT32_MAX && s.n < int64_t(UINT32_MAX), "index_add: ", m, " indices into an axis of ", s.n,
+             " exceed the CUDA kernel's 32-bit sort keys");
+  Device d = O.device();
+  Tensor keys = Tensor::empty({m}, DType::i32, d), vals = Tensor::empty({m}, DType::i32, d);
+  DIVE_DISPATCH_INDEX(Idx.dtype(), "index_add", [&] {
+    index_keys_kernel<index_t><<<grid_for(m), kBlock, 0, stream(dev)>>>(
+        static_cast<const index_t*>(Idx.raw_data()), m, s.n, static_cast<uint32_t*>(keys.raw_data()),
+        static_cast<int32_t*>(vals.raw_data()));
+    CUDA_CHECK_LAUNCH();
+  });
+  Tensor skeys, svals;
+  sort_pairs<uint32_t>(keys, vals, skeys, svals, m, bits_for(uint64_t(s.n)), dev);
+  Tensor starts = Tensor::empty({s.n + 1}, DType::i32, d);
+  run_starts_kernel<<<grid_for(s.n + 1), kBlock, 0, stream(dev)>>>(static_cast<const uint32_t*>(skeys.raw_data()),
+                                                                     m, s.n, static_cast<int32_t*>(starts.raw_data()));
+  CUDA_CHECK_LAUNCH();
+  const bool small = total < kSmall && S.numel() < kSmall;
+  DIVE_DISPATCH_ALL(O.dtype(), "index_add", [&] {
+    with_index_type(small, [&](auto it) {
+      using IT = decltype(it);
+      index_add_kernel<scalar_t, IT><<<grid_for(total), kBlock, 0, stream(dev)>>>(
+          static_cast<const scalar_t*>(B.raw_data()), static_cast<const scalar_t*>(S.raw_data()),
+          static_cast<const int32_t*>(svals.raw_data()), static_cast<const int32_t*>(starts.raw_data()),
+          static_cast<scalar_t*>(O.raw_data()), IT(total), IT(s.n), IT(s.inner), IT(m), Div<IT>(s.inner),
+          Div<IT>(s.n));
+      CUDA_CHECK_LAUNCH();
+    });
+  });
+}
+
+// ---- gather / scatter_add geometry -----------------------------------------------------------------
+// Walks the elements of an index tensor (row-major, contiguous) and addresses a contiguous `big` tensor
+// of the same rank: offset = sum over non-axis dims of coord * big stride + idx value * ax_stride.
+// Dims where idx has size 1 (other than the axis) are dropped; a dim whose idx size equals the big size
+// is merged into the previous non-axis dim when the big strides allow it.
+struct IdxGeom {
+  int nd = 1;
+  int64_t size[kMaxDims];    // idx sizes of the kept dims
+  int64_t stride[kMaxDims];  // big's element strides (0 on the axis dim)
+  int64_t ax_stride = 0;     // big's stride along the axis
+  int64_t ax_n = 0;          // big's size along the axis
+
+  __device__ __forceinline__ int64_t offset(int64_t e) const {
+    int64_t off = 0;
+    for (int d = nd - 1; d >= 0; --d) {
+      int64_t q = e / size[d];
+      off += (e - q * size[d]) * stride[d];
+      e = q;
+    }
+    return off;
+  }
+};
+
+IdxGeom idx_geom(const char* op, const Shape& big, const Shape& ish, int64_t ax) {
+  DIVE_CHECK(big.size() == ish.size() && ax >= 0 && ax < int64_t(big.size()), op, ": indices ", shape_str(ish),
+             " and tensor ", shape_str(big), " with axis ", ax, " do not match");
+  Shape bst = contiguous_strides(big);
+  int64_t sz[64], st[64];
+  bool is_ax[64];
+  int nd = 0;
+  for (int64_t d = 0; d < int64_t(big.size()); ++d) {
+    if (d != ax && ish[size_t(d)] == 1) continue;
+    const bool merge = d != ax && nd > 0 && !is_ax[nd - 1] && ish[size_t(d)] == big[size_t(d)] &&
+                       st[nd - 1] == bst[size_t(d)] * big[size_t(d)];
+    if (merge) {
+      sz[nd - 1] *= ish[size_t(d)];
+      st[nd - 1] = bst[size_t(d)];
+    } else {
+      DIVE_CHECK(nd < 64, op, ": too many dims");
+      sz[nd] = ish[size_t(d)];
+      st[nd] = d == ax ? 0 : bst[size_t(d)];
+      is_ax[nd] = d == ax;
+      ++nd;
+    }
+  }
+  DIVE_CHECK(nd <= kMaxDims, op, ": indices ", shape_str(ish), " leave ", nd,
+             " non-mergeable dims; the CUDA kernel supports at most ", kMaxDims);
+  IdxGeom g;
+  g.nd = nd;
+  for (int d = 0; d < nd; ++d) {
+    g.size[d] = sz[d];
+    g.stride[d] = st[d];
+  }
+  g.ax_stride = bst[size_t(ax)];
+  g.ax_n = big[size_t(ax)];
+  return g;
+}
+
+// ---- gather ----------------------------------------------------------------------------------------
+template <class W, class I>
+__global__ void gather_kernel(const W* __restrict__ x, const I* __restrict__ idx, W* __restrict__ out, int64_t total,
+                              IdxGeom g) {
+  for (int64_t e = thread_start<int64_t>(); e < total; e += thread_step<int64_t>()) {
+    int64_t v = int64_t(idx[e]);
+    W r{};
+    if (v >= 0 && v < g.ax_n) r = x[g.offset(e) + v * g.ax_stride];
+    out[e] = r;
+  }
+}
+
+void gather(KernelArgs& a) {
+  const Tensor &X = a.in.at(0), &Idx = a.in.at(1), &O = a.out.at(0);
+  const int64_t ax = a.attrs.i.at(0);
+  check_device_of("gather", O, {X, Idx});
+  DIVE_CHECK(X.dtype() == O.dtype(), "gather: input ", X.str(), " and output ", O.str(), " differ in dtype");
+  DIVE_CHECK(X.is_contiguous() && Idx.is_contiguous() && O.shape() == Idx.shape(),
+             "gather: expected contiguous x and indices and an output of the indices' shape, got ", X.str(), ", ",
+             Idx.str(), " -> ", O.str());
+  const int64_t total = O.numel();
+  if (total == 0) return;
+  IdxGeom geo = idx_geom("gather", X.shape(), Idx.shape(), ax);
+  int dev = O.device().index;
+  DeviceGuard g(dev);
+  with_word(int64_t(dtype_size(X.dtype())), "gather", [&](auto w) {
+    using W = decltype(w);
+    DIVE_DISPATCH_INDEX(Idx.dtype(), "gather", [&] {
+      gather_kernel<W, index_t><<<grid_for(total), kBlock, 0, stream(dev)>>>(
+          static_cast<const W*>(X.raw_data()), static_cast<const index_t*>(Idx.raw_data()),
+          static_cast<W*>(O.raw_data()), total, geo);
+      CUDA_CHECK_LAUNCH();
+    });
+  });
+}
+
+// ---- scatter_add -----------------------------------------------------------------------------------
+// Gather form: one thread per output element walks the K index entries of its line along the axis.
+// Dims of size 1 in base (other than the axis) are dropped; a dim where idx and base agree is merged
+// into the previous non-axis dim (bounds and strides then behave as one dim).
+struct ScatGeom {
+  int nd = 1;
+  int axd = 0;                // position of the axis among the kept dims
+  int64_t bsize[kMaxDims];    // base sizes
+  int64_t isize[kMaxDims];    // idx sizes (bound of the coordinate for non-axis dims)
+  int64_t istride[kMaxDims];  // idx element strides
+};
+
+ScatGeom scat_geom(const Shape& base, const Shape& ish, int64_t ax) {
+  Shape bst = contiguous_strides(base), ist = contiguous_strides(ish);
+  int64_t bs[64], is[64], it[64], bt[64];
+  bool is_ax[64];
+  int nd = 0, axd = 0;
+  for (int64_t d = 0; d < int64_t(base.size()); ++d) {
+    const size_t u = size_t(d);
+    if (d != ax && base[u] == 1) continue;
+    const bool merge = d != ax && nd > 0 && !is_ax[nd - 1] && ish[u] == base[u] && bt[nd - 1] == bst[u] * base[u] &&
+                       it[nd - 1] == ist[u] * ish[u];
+    if (merge) {
+      bs[nd - 1] *= base[u];
+      is[nd - 1] *= ish[u];
+      bt[nd - 1] = bst[u];
+      it[nd - 1] = ist[u];
+    } else {
+      DIVE_CHECK(nd < 64, "scatter_add: too many dims");
+      if (d == ax) axd = nd;
+      bs[nd] = base[u];
+      is[nd] = ish[u];
+      bt[nd] = bst[u];
+      it[nd] = ist[u];
+      is_ax[nd] = d == ax;
+      ++nd;
+    }
+  }
+  DIVE_CHECK(nd <= kMaxDims, "scatter_add: base ", shape_str(base), " leaves ", nd,
+             " non-mergeable dims; the CUDA kernel supports at most ", kMaxDims);
+  ScatGeom g;
+  g.nd = nd;
+  g.axd = axd;
+  for (int d = 0; d < nd; ++d) {
+    g.bsize[d] = bs[d];
+    g.isize[d] = is[d];
+    g.istride[d] = it[d];
+  }
+  return g;
+}
+
+template <class T, class I>
+__global__ void scatter_add_lines_kernel(const T* __restrict__ base, const I* __restrict__ idx,
+                                         const T* __restrict__ src, T* __restrict__ out, int64_t total, ScatGeom g) {
+  const int64_t K = g.isize[g.axd], kstride = g.istride[g.axd];
+  for (int64_t o = thread_start<int64_t>(); o < total; o += thread_step<int64_t>()) {
+    int64_t rem = o, e0 = 0, cax = 0;
+    bool inside = true;
+    for (int d = g.nd - 1; d >= 0; --d) {
+      int64_t q = rem / g.bsize[d];
+      int64_t c = rem - q * g.bsize[d];
+      rem = q;
+      if (d == g.axd) {
+        cax = c;
+      } else {
+        inside = inside && c < g.isize[d];
+        e0 += c * g.istride[d];
+      }
+    }
+    double acc = double(base[o]);
+    if (inside)
+      for (int64_t j = 0; j < K; ++j) {
+        const int64_t e = e0 + j * kstride;
+        if (int64_t(idx[e]) == cax) acc += double(src[e]);
+      }
+    out[o] = T(acc);
+  }
+}
+
+// Sort form: keys = target offset in base (sentinel for out-of-range indices), vals = source position.
+template <class I, class K>
+__global__ void scatter_keys_kernel(const I* __restrict__ idx, int64_t total, IdxGeom g, K sentinel,
+                                    K* __restrict__ keys, int32_t* __restrict__ vals) {
+  for (int64_t e = thread_start<int64_t>(); e < total; e += thread_step<int64_t>()) {
+    int64_t v = int64_t(idx[e]);
+    keys[e] = (v >= 0 && v < g.ax_n) ? K(g.offset(e) + v * g.ax_stride) : sentinel;
+    vals[e] = int32_t(e);
+  }
+}
+
+// One thread per run of equal sorted keys: out[key] = base[key] + the run's sources in position order.
+template <class T, class K>
+__global__ void scatter_runs_kernel(const K* __restrict__ keys, const int32_t* __restrict__ vals, int64_t count,
+                                    K sentinel, const T* __restrict__ base, const T* __restrict__ src,
+                                    T* __restrict__ out) {
+  for (int64_t i = thread_start<int64_t>(); i < count; i += thread_step<int64_t>()) {
+    const K k = keys[i];
+    if (k == sentinel || (i > 0 && keys[i - 1] == k)) continue;
+    double acc = double(base[k]);
+    for (int64_t t = i; t < count && keys[t] == k; ++t) acc += double(src[vals[t]]);
+    out[k] = T(acc);
+  }
+}
+
+template <class K>
+void scatter_add_sorted(const Tensor& B, const Tensor& Idx, const Tensor& S, const Tensor& O, int64_t ax, int dev) {
+  const int64_t count = Idx.numel();
+  IdxGeom geo = idx_geom("scatter_add", B.shape(), Idx.shape(), ax);
+  const K sentinel = K(B.numel());
+  Device d = O.device();
+  Tensor keys = Tensor::empty({count}, sizeof(K) == 4 ? DType::i32 : DType::i64, d);
+  Tensor vals = Tensor::empty({count}, DType::i32, d);
+  DIVE_DISPATCH_INDEX(Idx.dtype(), "scatter_add", [&] {
+    scatter_keys_kernel<index_t, K><<<grid_for(count), kBlock, 0, stream(dev)>>>(
+        static_cast<const index_t*>(Idx.raw_data()), count, geo, sentinel, static_cast<K*>(keys.raw_data()),
+        static_cast<int32_t*>(vals.raw_data()));
+    CUDA_CHECK_LAUNCH();
+  });
+  Tensor skeys, svals;
+  sort_pairs<K>(keys, vals, skeys, svals, count, bits_for(uint64_t(sentinel)), dev);
+  copy_bytes(O, B, dev);
+  DIVE_DISPATCH_ALL(O.dtype(), "scatter_add", [&] {
+    scatter_runs_kernel<scalar_t, K><<<grid_for(count), kBlock, 0, stream(dev)>>>(
+        static_cast<const K*>(skeys.raw_data()), static_cast<const int32_t*>(svals.raw_data()), count, sentinel,
+        static_cast<const scalar_t*>(B.raw_data()), static_cast<const scalar_t*>(S.raw_data()),
+        static_cast<scalar_t*>(O.raw_data()));
+    CUDA_CHECK_LAUNCH();
+  });
+}
+
+void scatter_add(KernelArgs& a) {
+  const Tensor &B = a.in.at(0), &Idx = a.in.at(1), &S = a.in.at(2), &O = a.out.at(0);
+  const int64_t ax = a.attrs.i.at(0);
+  check_device_of("scatter_add", O, {B, Idx, S});
+  check_dtypes("scatter_add", {B, S}, O.dtype());
+  DIVE_CHECK(B.is_contiguous() && S.is_contiguous() && Idx.is_contiguous() && O.shape() == B.shape() &&
+                 S.shape() == Idx.shape() && Idx.dim() == B.dim() && ax >= 0 && ax < B.dim(),
+             "scatter_add: expected contiguous base, indices and source (indices' shape), got ", B.str(), ", ",
+             Idx.str(), ", ", S.str(), " -> ", O.str(), ", axis ", ax);
+  for (int64_t d = 0; d < B.dim(); ++d)
+    DIVE_CHECK(d == ax || Idx.size(d) <= B.size(d), "scatter_add: indices ", Idx.str(), " larger than base ",
+               B.str(), " in dim ", d);
+  const int64_t total = O.numel();
+  if (total == 0) return;
+  int dev = O.device().index;
+  DeviceGuard g(dev);
+  if (Idx.numel() == 0) return copy_bytes(O, B, dev);
+  const int64_t K = Idx.size(ax), n = B.size(ax);
+  if (K * n <= 32 * (K + n)) {  // walking each line's K entries per output is cheaper than sorting
+    ScatGeom geo = scat_geom(B.shape(), Idx.shape(), ax);
+    DIVE_DISPATCH_INDEX(Idx.dtype(), "scatter_add", [&] {
+      DIVE_DISPATCH_ALL(O.dtype(), "scatter_add", [&] {
+        scatter_add_lines_kernel<scalar_t, index_t><<<grid_for(total), kBlock, 0, stream(dev)>>>(
+            static_cast<const scalar_t*>(B.raw_data()), static_cast<const index_t*>(Idx.raw_data()),
+            static_cast<const scalar_t*>(S.raw_data()), static_cast<scalar_t*>(O.raw_data()), total, geo);
+        CUDA_CHECK_LAUNCH();
+      });
+    });
+    return;
+  }
+  DIVE_CHECK(Idx.numel() < INT32_MAX, "scatter_add: ", Idx.numel(),
+             " indices exceed the CUDA kernel's 32-bit sort values");
+  if (B.numel() < int64_t(UINT32_MAX)) scatter_add_sorted<uint32_t>(B, Idx, S, O, ax, dev);
+  else scatter_add_sorted<uint64_t>(B, Idx, S, O, ax, dev);
+}
+
+// ---- cat ---------------------------------------------------------------------------------------------
+// Up to kCatBatch inputs per launch (blockIdx.y picks the input). An input is copied as rows: its
+// elements in row-major order, row = one index of the dims before the axis, into the output at
+// dst + row * dst_row_bytes. Contiguous inputs copy words of up to 16 bytes; strided ones copy elements
+// addressed through their own coalesced geometry.
+constexpr int kCatBatch = 16;
+
+struct CatPiece {
+  const char* src;
+  char* dst;
+  int64_t count;          // words to copy
+  int64_t row_words;      // words per row
+  int64_t dst_row_bytes;  // output byte step between rows
+  int32_t word;           // bytes per word: 1, 2, 4, 8 or 16
+  int32_t ndim;           // 0: contiguous source; else the source geometry below (bytes)
+  int64_t size[kMaxDims];
+  int64_t stride[kMaxDims];
+};
+
+struct CatBatch {
+  CatPiece p[kCatBatch];
+};
+
+template <class W>
+__device__ void cat_copy(const CatPiece& c) {
+  for (int64_t t = thread_start<int64_t>(); t < c.count; t += thread_step<int64_t>()) {
+    const int64_t r = t / c.row_words;
+    const int64_t w = t - r * c.row_words;
+    const char* s;
+    if (c.ndim == 0) {
+      s = c.src + t * int64_t(sizeof(W));
+    } else {
+      int64_t rem = t, off = 0;
+      for (int d = c.ndim - 1; d >= 0; --d) {
+        int64_t q = rem / c.size[d];
+        off += (rem - q * c.size[d]) * c.stride[d];
+        rem = q;
+      }
+      s = c.src + off;
+    }
+    *reinterpret_cast<W*>(c.dst + r * c.dst_row_bytes + w * int64_t(sizeof(W))) = *reinterpret_cast<const W*>(s);
+  }
+}
+
+__global__ void cat_kernel(const __grid_constant__ CatBatch b) {
+  const CatPiece& c = b.p[blockIdx.y];
+  switch (c.word) {
+    case 1: cat_copy<uint8_t>(c); break;
+    case 2: cat_copy<uint16_t>(c); break;
+    case 4: cat_copy<uint32_t>(c); break;
+    case 8: cat_copy<uint64_t>(c); break;
+    default: cat_copy<uint4>(c); break;
+  }
+}
+
+// Drops size-1 dims and merges dims contiguous in `x`; byte strides. Returns the number of dims (may
+// exceed kMaxDims; then the caller copies x to a contiguous tensor first).
+int coalesce(const Tensor& x, int64_t* sz, int64_t* st) {
+  const int64_t es = int64_t(dtype_size(x.dtype()));
+  int nd = 0;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    const int64_t s = x.shape()[size_t(d)], t = x.strides()[size_t(d)] * es;
+    if (s == 1) continue;
+    if (nd > 0 && st[nd - 1] == t * s) {
+      sz[nd - 1] *= s;
+      st[nd - 1] = t;
+    } else {
+      if (nd == kMaxDims) return kMaxDims + 1;
+      sz[nd] = s;
+      st[nd] = t;
+      ++nd;
+    }
+  }
+  return nd;
+}
+
+void cat(KernelArgs& a) {
+  const Tensor& O = a.out.at(0);
+  const int64_t ax = a.attrs.i.at(0);
+  DIVE_CHECK(O.is_contiguous() && ax >= 0 && ax < O.dim(), "cat: expected a contiguous output, got ", O.str(),
+             " with axis ", ax);
+  check_device_of("cat", O, a.in);
+  AxisSplit os = split_at(O.shape(), ax);
+  const int64_t es = int64_t(dtype_size(O.dtype()));
+  int64_t start = 0;
+  for (const Tensor& x : a.in) {
+    DIVE_CHECK(x.dtype() == O.dtype() && x.dim() == O.dim(), "cat: input ", x.str(), " does not match output ",
+               O.str());
+    for (int64_t d = 0; d < O.dim(); ++d)
+      DIVE_CHECK(d == ax || x.size(d) == O.size(d), "cat: input ", x.str(), " does not match output ", O.str(),
+                 " in dim ", d);
+    start += x.size(ax);
+  }
+  DIVE_CHECK(start == O.size(ax), "cat: inputs sum to ", start, " along axis ", ax, ", output ", O.str());
+  if (O.numel() == 0) return;
+  int dev = O.device().index;
+  DeviceGuard g(dev);
+  std::vector<Tensor> keep;  // contiguous copies of inputs with too many strided dims (alive until launch)
+  CatBatch batch;
+  std::memset(&batch, 0, sizeof(batch));
+  int n = 0;
+  int64_t max_count = 0;
+  auto flush = [&] {
+    if (n == 0) return;
+    dim3 grid(grid_for(max_count), unsigned(n));
+    cat_kernel<<<grid, kBlock, 0, stream(dev)>>>(batch);
+    CUDA_CHECK_LAUNCH();
+    n = 0;
+    max_count = 0;
+    keep.clear();
+  };
+  start = 0;
+  char* obase = static_cast<char*>(O.raw_data());
+  for (const Tensor& in : a.in) {
+    const int64_t sk = in.size(ax);
+    Tensor x = in;
+    if (x.numel() == 0) {
+      start += sk;
+      continue;
+    }
+    CatPiece& c = batch.p[n];
+    int nd = coalesce(x, c.size, c.stride);
+    if (nd > kMaxDims) {
+      x = in.contiguous();
+      keep.push_back(x);
+      nd = coalesce(x, c.size, c.stride);
+    }
+    const bool contig = nd == 0 || (nd == 1 && c.stride[0] == es);
+    c.src = static_cast<const char*>(x.raw_data());
+    c.dst = obase + start * os.inner * es;
+    const int64_t row_bytes = sk * os.inner * es;
+    c.dst_row_bytes = os.n * os.inner * es;
+    if (contig) {
+      c.word = common_word({uint64_t(row_bytes), uint64_t(os.outer > 1 ? c.dst_row_bytes : 0), addr(c.src),
+                            addr(c.dst)});
+      c.ndim = 0;
+    } else {
+      c.word = int32_t(es);
+      c.ndim = nd;
+    }
+    c.row_words = row_bytes / c.word;
+    c.count = os.outer * c.row_words;
+    max_count = std::max(max_count, c.count);
+    start += sk;
+    if (++n == kCatBatch) flush();
+  }
+  flush();
+}
+
+// ---- pad ---------------------------------------------------------------------------------------------
+// One thread per output element: inside the interior it reads x (any strides), else writes the value.
+struct PadGeom {
+  int nd = 1;
+  int64_t osize[kMaxDims];
+  int64_t xsize[kMaxDims];
+  int64_t before[kMaxDims];
+  int64_t xstride[kMaxDims];  // elements
+};
+
+template <class W>
+__global__ void pad_kernel(const W* __restrict__ x, W* __restrict__ out, int64_t total, PadGeom g, W value) {
+  for (int64_t o = thread_start<int64_t>(); o < total; o += thread_step<int64_t>()) {
+    int64_t rem = o, off = 0;
+    bool inside = true;
+    for (int d = g.nd - 1; d >= 0; --d) {
+      int64_t q = rem / g.osize[d];
+      int64_t c = rem - q * g.osize[d] - g.before[d];
+      rem = q;
+      inside = inside && c >= 0 && c < g.xsize[d];
+      off += c * g.xstride[d];
+    }
+    out[o] = inside ? x[off] : value;
+  }
+}
+
+// The fill value's bit pattern in `dt` (as store_double / the fill kernel convert it).
+uint64_t value_bits(DType dt, double v) {
+  uint64_t bits = 0;
+  switch (dt) {
+    case DType::f32: { float f = float(v); std::memcpy(&bits, &f, 4); break; }
+    case DType::f64: std::memcpy(&bits, &v, 8); break;
+    case DType::i64: { int64_t i = int64_t(v); std::memcpy(&bits, &i, 8); break; }
+    case DType::i32: { int32_t i = int32_t(v); std::memcpy(&bits, &i, 4); break; }
+    case DType::u8: bits = uint8_t(v); break;
+    case DType::boolean: bits = v != 0 ? 1 : 0; break;
+    case DType::bf16: bits = float_to_bf16(float(v)); break;
+    case DType::f16: bits = float_to_f16(float(v)); break;
+  }
+  return bits;
+}
+
+void pad(KernelArgs& a) {
+  const Tensor &X = a.in.at(0), &O = a.out.at(0);
+  const auto& p = a.attrs.i;
+  check_device_of("pad", O, {X});
+  DIVE_CHECK(X.dtype() == O.dtype() && X.dim() == O.dim() && O.is_contiguous() && int64_t(p.size()) == 2 * X.dim(),
+             "pad: input ", X.str(), ", output ", O.str(), " and ", p.size(), " pad values do not match");
+  for (int64_t d = 0; d < X.dim(); ++d)
+    DIVE_CHECK(p[size_t(2 * d)] >= 0 && p[size_t(2 * d + 1)] >= 0 &&
+                   O.size(d) == X.size(d) + p[size_t(2 * d)] + p[size_t(2 * d + 1)],
+               "pad: output ", O.str(), " is not input ", X.str(), " padded in dim ", d);
+  const int64_t total = O.numel();
+  if (total == 0) return;
+  PadGeom geo;
+  if (X.numel() == 0) {  // nothing to copy: every element is the value
+    geo.nd = 1;
+    geo.osize[0] = total;
+    geo.xsize[0] = 0;
+    geo.before[0] = 0;
+    geo.xstride[0] = 0;
+  } else {
+    int64_t os[64], xs[64], bf[64], st[64];
+    int nd = 0;
+    for (int64_t d = 0; d < X.dim(); ++d) {
+      const size_t u = size_t(d);
+      const int64_t b = p[2 * u], e = p[2 * u + 1], s = X.shape()[u], t = X.strides()[u];
+      if (O.shape()[u] == 1) continue;  // size 1, no padding: coordinate 0
+      if (nd > 0 && b == 0 && e == 0 && st[nd - 1] == t * s) {
+        os[nd - 1] *= s;
+        xs[nd - 1] *= s;
+        bf[nd - 1] *= s;
+        st[nd - 1] = t;
+      } else {
+        DIVE_CHECK(nd < 64, "pad: too many dims");
+        os[nd] = s + b + e;
+        xs[nd] = s;
+        bf[nd] = b;
+        st[nd] = t;
+        ++nd;
+      }
+    }
+    DIVE_CHECK(nd <= kMaxDims, "pad: ", X.str(), " leaves ", nd, " non-mergeable dims; the CUDA kernel supports at most ",
+               kMaxDims);
+    if (nd == 0) {
+      nd = 1;
+      os[0] = xs[0] = 1;
+      bf[0] = st[0] = 0;
+    }
+    geo.nd = nd;
+    for (int d = 0; d < nd; ++d) {
+      geo.osize[d] = os[d];
+      geo.xsize[d] = xs[d];
+      geo.before[d] = bf[d];
+      geo.xstride[d] = st[d];
+    }
+  }
+  const uint64_t bits = value_bits(O.dtype(), a.attrs.f.at(0));
+  int dev = O.device().index;
+  DeviceGuard g(dev);
+  with_word(int64_t(dtype_size(O.dtype())), "pad", [&](auto w) {
+    using W = decltype(w);
+    if constexpr (sizeof(W) <= 8) {
+      W value;
+      std::memcpy(&value, &bits, sizeof(W));  // little endian: the low bytes hold the pattern
+      pad_kernel<W><<<grid_for(total), kBlock, 0, stream(dev)>>>(static_cast<const W*>(X.raw_data()),
+                                                                   static_cast<W*>(O.raw_data()), total, geo, value);
+      CUDA_CHECK_LAUNCH();
+    }
+  });
+}
+
+}  // namespace
+
+void register_indexing(KernelTable& t) {
+  t.kernels[int(OpId::index_select)] = index_select;
+  t.kernels[int(OpId::index_add)] = index_add;
+  t.kernels[int(OpId::gather)] = gather;
+  t.kernels[int(OpId::scatter_add)] = scatter_add;
+  t.kernels[int(OpId::cat)] = cat;
+  t.kernels[int(OpId::pad)] = pad;
+}
 
 }  // namespace dive::cuda

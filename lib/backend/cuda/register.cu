@@ -3,21 +3,18 @@
 // Implemented here: copy, fill, add, sub, mul, div, maximum, minimum, pow_scalar, scale_shift,
 // eq, ne, lt, le, gt, ge, where, neg, abs, sign, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, clamp,
 // relu_backward, gelu_backward, sum, mean, logsumexp, norm, var, max, min, matmul, linear, dropout,
-// rand_uniform, rand_normal, masked_fill, add_scaled_.
+// rand_uniform, rand_normal, masked_fill, add_scaled_, index_select, index_add, gather, scatter_add, cat,
+// pad (indexing.cu), max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward,
+// adaptive_avg_pool2d, adaptive_avg_pool2d_backward (pool.cu), conv2d, conv2d_backward_data,
+// conv2d_backward_weights (conv.cu, cuDNN).
 //
 // Left null for the full CUDA backend (the dispatcher reports "not implemented on backend 'cuda'"):
 //   softmax, log_softmax, softmax_backward, log_softmax_backward   (cuDNN or own row kernels)
 //   layer_norm, layer_norm_backward, batch_norm, batch_norm_backward (cuDNN / own kernels)
-//   index_select, index_add, gather, scatter_add                     (index_add/scatter_add must stay
-//                                                                     deterministic: no float atomics)
-//   cat, pad
 //   gru_cell, gru_cell_backward                                      (own elementwise kernels)
 //   smooth_chamfer, smooth_chamfer_backward                          (one block per (a, b) tile; until
 //                                                                     then model::set_similarity uses
 //                                                                     the logsumexp composite on CUDA)
-//   conv2d, conv2d_backward_data, conv2d_backward_weights            (cuDNN convolution)
-//   max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward,
-//   adaptive_avg_pool2d, adaptive_avg_pool2d_backward                (own kernels: PyTorch indices)
 #include "lib/backend/cuda/context.h"
 #include "lib/ops/dispatch.h"
 
