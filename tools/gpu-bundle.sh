@@ -36,5 +36,7 @@ cp tools/gpu-check.sh "$bundle/"
   echo "nvcc: $(nvcc --version | tail -1)"
   echo "cuDNN headers: $(awk '/define CUDNN_MAJOR|define CUDNN_MINOR|define CUDNN_PATCHLEVEL/ {printf "%s ", $3}' /usr/local/cuda/include/cudnn_version.h)"
 } > "$bundle/BUILD_INFO"
-du -sh "$bundle"
-ls -la "$bundle/bin" "$bundle/lib"
+# One compressed file as well (the binaries carry the CUDA fatbins; xz packs them ~4x): what travels to
+# a GPU machine when a copy's size is limited. tools/gpu-check.sh unpacks it when the folder is missing.
+tar -cf - "$bundle" | xz -T0 -6 > "$bundle.tar.xz"
+du -sh "$bundle" "$bundle.tar.xz"

@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, with the folder made by `make gpu-bundle`:
 #   1. checks what the machine has (GPU, driver, PyTorch, CUDA/cuBLAS/cuDNN libraries; a few seconds),
-#   2. runs the test binary (every op case on CUDA against the reference backend, the model fixtures on
-#      CUDA, the determinism test, and the rest of the suite),
+#   2. runs the CUDA tests (every op case on CUDA against the reference backend, the model fixtures on
+#      CUDA, the determinism tests; --all-tests: the whole suite, whose other cases are backend-free),
 #   3. runs the GPU benchmarks against PyTorch on the same card (training step, ResNet-50, COCO-5K
 #      evaluation matrix), alternating the two,
 #   4. prints a short summary table last.
-# Usage: tools/gpu-check.sh [--tests-only | --bench-only | --quick] [bundle-dir]
+# Usage: tools/gpu-check.sh [--tests-only | --bench-only | --quick | --all-tests] [bundle-dir]
+# Environment: TRAIN_BATCHES (default "128 200"), ROUNDS (alternating rounds per benchmark, default 2).
 # Logs go to $OUT (when set) or gpu-check-out/. Exit status: non-zero when a test failed.
 set -uo pipefail
 mode=all
-case "${1:-}" in --tests-only) mode=tests; shift ;; --bench-only) mode=bench; shift ;; --quick) mode=quick; shift ;; esac
+case "${1:-}" in
+  --tests-only) mode=tests; shift ;; --bench-only) mode=bench; shift ;; --quick) mode=quick; shift ;;
+  --all-tests) mode=alltests; shift ;;
+esac
 bundle=${1:-gpu-bundle}
 out=${OUT:-gpu-check-out}
+if [ ! -d "$bundle" ] && [ -f "$bundle.tar.xz" ]; then  # the packed bundle (tools/gpu-bundle.sh)
+  python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(".")' "$bundle.tar.xz" || exit 2
+fi
 mkdir -p "$out"
 summary="$out/summary.md"
 : > "$summary"
@@ -53,10 +60,15 @@ status=0
 
 # ---- 2. tests -------------------------------------------------------------------------------------
 if [ "$mode" != bench ]; then
+  # Boost.Test: one --run_test per suite or case (a comma list only joins names of one level)
   filter=()
-  [ "$mode" = quick ] && filter=(--run_test=op_table,ops,tensor)
+  for t in op_table ops tensor cuda model_fixtures/cuda_backend model_default_dims/cuda_backend model_cnn/cuda_backend; do
+    filter+=("--run_test=$t")
+  done
+  [ "$mode" = quick ] && filter=(--run_test=op_table --run_test=ops --run_test=tensor)
+  [ "$mode" = alltests ] && filter=()
   t0=$(date +%s)
-  "$bundle/bin/dive_tests" --report_level=detailed --report_format=XML --report_sink="$out/test-report.xml" \
+  timeout "${TEST_TIMEOUT:-300}" "$bundle/bin/dive_tests" --report_level=detailed --report_format=XML --report_sink="$out/test-report.xml" \
     --log_level=test_suite --color_output=no "${filter[@]}" > "$out/tests.log" 2>&1
   rc=$?
   grep -E "error|fatal|exception" "$out/tests.log" | head -60
@@ -67,23 +79,29 @@ if [ "$mode" != bench ]; then
 fi
 
 # ---- 3. benchmarks (each against PyTorch on this card, alternating) -------------------------------
-if [ "$mode" = all ] || [ "$mode" = bench ]; then
+if [ "$mode" = all ] || [ "$mode" = bench ] || [ "$mode" = alltests ]; then
+  rounds=${ROUNDS:-2}
   bench_log="$out/bench.jsonl"
   : > "$bench_log"
-  run() { timeout "${BENCH_TIMEOUT:-240}" "$@" 2>>"$out/bench.err" | tee -a "$bench_log"; }
+  # run NAME CMD...: one JSON line, tagged with the benchmark's name, to the log and the screen
+  run() {
+    local name=$1
+    shift
+    timeout "${BENCH_TIMEOUT:-240}" "$@" 2>>"$out/bench.err" | sed "s/^{/{\"bench\": \"$name\", /" | tee -a "$bench_log"
+  }
   for B in ${TRAIN_BATCHES:-128 200}; do
-    for round in 1 2; do
-      run "$bundle/bin/bench_train_step" "$B" 10 cuda | sed 's/^{/{"bench": "train_step", /'
-      run $py bench/train_step_torch.py "$B" 10 cuda | sed 's/^{/{"bench": "train_step", /'
+    for round in $(seq "$rounds"); do
+      run train_step "$bundle/bin/bench_train_step" "$B" 10 cuda
+      run train_step $py bench/train_step_torch.py "$B" 10 cuda
     done
   done
-  for round in 1 2; do
-    run "$bundle/bin/bench_resnet50" 32 10 cuda | sed 's/^{/{"bench": "resnet50", /'
-    run $py bench/resnet50_torch.py 32 10 cuda | sed 's/^{/{"bench": "resnet50", /'
+  for round in $(seq "$rounds"); do
+    run resnet50 "$bundle/bin/bench_resnet50" 32 10 cuda
+    run resnet50 $py bench/resnet50_torch.py 32 10 cuda
   done
-  for round in 1 2; do
-    run "$bundle/bin/bench_eval_matrix" 5000 3 1024 8192 cuda | sed 's/^{/{"bench": "eval_matrix", /'
-    run $py bench/eval_matrix_torch.py 5000 3 --block 1024 --device cuda | sed 's/^{/{"bench": "eval_matrix", /'
+  for round in $(seq "$rounds"); do
+    run eval_matrix "$bundle/bin/bench_eval_matrix" 5000 3 1024 8192 cuda
+    run eval_matrix $py bench/eval_matrix_torch.py 5000 3 --block 1024 --device cuda
   done
   $py - "$bench_log" <<'PY' | tee -a "$summary"
 import json, statistics, sys
