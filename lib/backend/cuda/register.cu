@@ -6,15 +6,11 @@
 // rand_uniform, rand_normal, masked_fill, add_scaled_, index_select, index_add, gather, scatter_add, cat,
 // pad (indexing.cu), max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward,
 // adaptive_avg_pool2d, adaptive_avg_pool2d_backward (pool.cu), conv2d, conv2d_backward_data,
-// conv2d_backward_weights (conv.cu, cuDNN).
+// conv2d_backward_weights (conv.cu, cuDNN), softmax, log_softmax, softmax_backward, log_softmax_backward,
+// layer_norm, layer_norm_backward, batch_norm, batch_norm_backward (softmax_norm.cu), gru_cell,
+// gru_cell_backward, smooth_chamfer, smooth_chamfer_backward (rnn_similarity.cu).
 //
-// Left null for the full CUDA backend (the dispatcher reports "not implemented on backend 'cuda'"):
-//   softmax, log_softmax, softmax_backward, log_softmax_backward   (cuDNN or own row kernels)
-//   layer_norm, layer_norm_backward, batch_norm, batch_norm_backward (cuDNN / own kernels)
-//   gru_cell, gru_cell_backward                                      (own elementwise kernels)
-//   smooth_chamfer, smooth_chamfer_backward                          (one block per (a, b) tile; until
-//                                                                     then model::set_similarity uses
-//                                                                     the logsumexp composite on CUDA)
+// Left null: none (every op of lib/ops/op_list.def has a CUDA kernel).
 #include "lib/backend/cuda/context.h"
 #include "lib/ops/dispatch.h"
 

@@ -2,14 +2,15 @@
 //
 // GRU cell: elementwise over [C, H], one thread per (row, hidden unit), grid-stride, with the shared
 // formulas kmath::gru_cell_forward / gru_cell_backward in the storage type (as the CPU backend); the row
-// index comes from a 32-bit division when C * H fits (64-bit otherwise).
+// index comes from a 32-bit division when C * 4H < 2^31 (64-bit otherwise).
 //
 // Smooth Chamfer: one thread per (set a, set b) pair, grid-stride over the Bi * Bt pairs with b fastest,
 // so a warp reads 32 adjacent Kt-wide column groups of each of the Ki rows (coalesced). Each thread does
-// the whole Ki x Kt block exactly as the reference: per-row and per-column maxima of alpha M, then
-// sum exp(alpha M - max) for every row and column (stable LSE, no shared shift, so no recomputation
-// fallback is needed). For Kt <= 16 the column maxima / sums live in registers (loops unrolled to 4, 8 or
-// 16 with guards); larger Kt takes a generic path that re-reads the block (L1) per row and column.
+// the whole Ki x Kt block as the reference: per-row and per-column maxima of alpha M, then
+// sum exp(alpha M - max) for every row and column (stable LSE with exact maxima, so no recomputation
+// fallback is needed). Ki = Kt = 4 (the model's sets) has its own kernels with the block in registers,
+// read once (float4 rows for aligned f32); other Kt <= 16 keep the column state in registers (loops
+// unrolled to 4, 8 or 16 with guards) and re-read rows from L1; larger Kt takes a generic path.
 // The backward thread writes its own Ki x Kt block of dM (pairs never overlap: no atomics, bitwise
 // reproducible). f32 math in f32 per element (the block is tiny), the final combination in double.
 #include <cmath>
@@ -25,9 +26,7 @@ namespace {
 
 constexpr int64_t kMaxGrid = int64_t(1) << 20;
 
-unsigned grid_1d(int64_t n, int block) {
-  return unsigned(std::min<int64_t>((n + block - 1) / block, kMaxGrid));
-}
+unsigned grid_1d(int64_t n, int block) { return unsigned(std::min<int64_t>((n + block - 1) / block, kMaxGrid)); }
 
 // =====================================================================================================
 // GRU cell
@@ -35,9 +34,9 @@ unsigned grid_1d(int64_t n, int block) {
 
 // I: index type (uint32_t when C * 4H < 2^31, else int64_t), so the row division is cheap in the common case.
 template <class T, class I>
-__global__ void __launch_bounds__(kBlock) gru_fwd_kernel(const T* __restrict__ gi, const T* __restrict__ gh,
-                                                         const T* __restrict__ h, const uint8_t* __restrict__ valid,
-                                                         T* __restrict__ out, T* __restrict__ ws, I C, I H) {
+__global__ void __launch_bounds__(kBlock)
+    gru_fwd_kernel(const T* __restrict__ gi, const T* __restrict__ gh, const T* __restrict__ h,
+                   const uint8_t* __restrict__ valid, T* __restrict__ out, T* __restrict__ ws, I C, I H) {
   const I n = C * H;
   for (I e = I(blockIdx.x) * I(blockDim.x) + I(threadIdx.x); e < n; e += I(gridDim.x) * I(blockDim.x)) {
     const I c = e / H, j = e - c * H;
@@ -57,10 +56,10 @@ __global__ void __launch_bounds__(kBlock) gru_fwd_kernel(const T* __restrict__ g
 }
 
 template <class T, class I>
-__global__ void __launch_bounds__(kBlock) gru_bwd_kernel(const T* __restrict__ g, const T* __restrict__ ws,
-                                                         const T* __restrict__ h, const uint8_t* __restrict__ valid,
-                                                         T* __restrict__ dgi, T* __restrict__ dgh, T* __restrict__ dh,
-                                                         I C, I H) {
+__global__ void __launch_bounds__(kBlock)
+    gru_bwd_kernel(const T* __restrict__ g, const T* __restrict__ ws, const T* __restrict__ h,
+                   const uint8_t* __restrict__ valid, T* __restrict__ dgi, T* __restrict__ dgh, T* __restrict__ dh, I C,
+                   I H) {
   const I n = C * H;
   for (I e = I(blockIdx.x) * I(blockDim.x) + I(threadIdx.x); e < n; e += I(gridDim.x) * I(blockDim.x)) {
     const I c = e / H, j = e - c * H;
@@ -118,8 +117,7 @@ void gru_cell(KernelArgs& a) {
 
 void gru_cell_backward(KernelArgs& a) {
   const char* op = "gru_cell_backward";
-  DIVE_CHECK(a.in.size() >= 4 && a.out.size() >= 3, op,
-             ": expected inputs g, ws, h, valid and outputs dgi, dgh, dh");
+  DIVE_CHECK(a.in.size() >= 4 && a.out.size() >= 3, op, ": expected inputs g, ws, h, valid and outputs dgi, dgh, dh");
   const Tensor &g = a.in[0], &ws = a.in[1], &h = a.in[2], &valid = a.in[3];
   const Tensor &dgi = a.out[0], &dgh = a.out[1], &dh = a.out[2];
   DIVE_CHECK(h.dim() == 2, op, ": expected h [C, H], got ", h.str());
@@ -143,7 +141,8 @@ void gru_cell_backward(KernelArgs& a) {
     const T *gp = static_cast<const T*>(g.raw_data()), *wp = static_cast<const T*>(ws.raw_data()),
             *hp = static_cast<const T*>(h.raw_data());
     const uint8_t* vp = static_cast<const uint8_t*>(valid.raw_data());
-    T *dip = static_cast<T*>(dgi.raw_data()), *dhp = static_cast<T*>(dgh.raw_data()), *dp = static_cast<T*>(dh.raw_data());
+    T *dip = static_cast<T*>(dgi.raw_data()), *dhp = static_cast<T*>(dgh.raw_data()),
+      *dp = static_cast<T*>(dh.raw_data());
     if (small)
       gru_bwd_kernel<T, uint32_t><<<grid, kBlock, 0, st>>>(gp, wp, hp, vp, dip, dhp, dp, uint32_t(C), uint32_t(H));
     else
@@ -246,8 +245,8 @@ __device__ __forceinline__ void block_lse_sums(const T* __restrict__ t, int64_t 
 }
 
 template <class T, int KT, class I>
-__global__ void __launch_bounds__(kPairBlock) chamfer_fwd_kernel(const T* __restrict__ m, T* __restrict__ out,
-                                                                 int64_t lds, PairGeo geo) {
+__global__ void __launch_bounds__(kPairBlock)
+    chamfer_fwd_kernel(const T* __restrict__ m, T* __restrict__ out, int64_t lds, PairGeo geo) {
   const int64_t n = geo.bi * geo.bt;
   const T alpha = T(geo.alpha);
   const double ci = 1.0 / (double(geo.ki) * geo.alpha), ct = 1.0 / (double(geo.kt) * geo.alpha);
@@ -262,8 +261,8 @@ __global__ void __launch_bounds__(kPairBlock) chamfer_fwd_kernel(const T* __rest
 
 // dM of one pair: w (softmax_l(alpha M[k, .]) / Ki + softmax_k(alpha M[., l]) / Kt), w = dS / denominator.
 template <class T, int KT, class I>
-__global__ void __launch_bounds__(kPairBlock) chamfer_bwd_kernel(const T* __restrict__ ds, const T* __restrict__ m,
-                                                                 T* __restrict__ dm, PairGeo geo) {
+__global__ void __launch_bounds__(kPairBlock)
+    chamfer_bwd_kernel(const T* __restrict__ ds, const T* __restrict__ m, T* __restrict__ dm, PairGeo geo) {
   const int64_t n = geo.bi * geo.bt;
   const T alpha = T(geo.alpha), inv_ki = T(1.0 / double(geo.ki)), inv_kt = T(1.0 / double(geo.kt));
   const int ki = geo.ki, kt = geo.kt;
@@ -375,8 +374,8 @@ __device__ __forceinline__ void block_maxima(T (&v)[KI][KT], T alpha, T (&rmax)[
 }
 
 template <class T, int KI, int KT, bool V4, class I>
-__global__ void __launch_bounds__(kPairBlock) chamfer_fwd_static(const T* __restrict__ m, T* __restrict__ out,
-                                                                 int64_t lds, PairGeo geo) {
+__global__ void __launch_bounds__(kPairBlock)
+    chamfer_fwd_static(const T* __restrict__ m, T* __restrict__ out, int64_t lds, PairGeo geo) {
   const int64_t n = geo.bi * geo.bt;
   const T alpha = T(geo.alpha);
   const double ci = 1.0 / (double(KI) * geo.alpha), ct = 1.0 / (double(KT) * geo.alpha);
@@ -407,8 +406,8 @@ __global__ void __launch_bounds__(kPairBlock) chamfer_fwd_static(const T* __rest
 }
 
 template <class T, int KI, int KT, bool V4, class I>
-__global__ void __launch_bounds__(kPairBlock) chamfer_bwd_static(const T* __restrict__ ds, const T* __restrict__ m,
-                                                                 T* __restrict__ dm, PairGeo geo) {
+__global__ void __launch_bounds__(kPairBlock)
+    chamfer_bwd_static(const T* __restrict__ ds, const T* __restrict__ m, T* __restrict__ dm, PairGeo geo) {
   const int64_t n = geo.bi * geo.bt;
   const T alpha = T(geo.alpha), inv_ki = T(1.0 / double(KI)), inv_kt = T(1.0 / double(KT));
   const int64_t ld = geo.ld;
@@ -458,18 +457,24 @@ template <int N>
 using IC = std::integral_constant<int, N>;
 template <class F>
 void kt_shape(int64_t kt, F&& f) {
-  if (kt <= 4) f(IC<4>{});
-  else if (kt <= 8) f(IC<8>{});
-  else if (kt <= 16) f(IC<16>{});
-  else f(IC<0>{});
+  if (kt <= 4)
+    f(IC<4>{});
+  else if (kt <= 8)
+    f(IC<8>{});
+  else if (kt <= 16)
+    f(IC<16>{});
+  else
+    f(IC<0>{});
 }
 
 // Calls f(I{}) with the pair index type: uint32_t when the flat index stays below 2^32 including the
 // grid-stride step (cheap division), else uint64_t.
 template <class F>
 void launch_pairs(int64_t n, F&& f) {
-  if (n < (int64_t(1) << 31)) f(uint32_t{});
-  else f(uint64_t{});
+  if (n < (int64_t(1) << 31))
+    f(uint32_t{});
+  else
+    f(uint64_t{});
 }
 
 // float4 access for the static 4 x 4 f32 path: a 16-byte aligned base (rows are Bt * 4 floats apart).
@@ -527,9 +532,8 @@ void smooth_chamfer(KernelArgs& a) {
     } else {
       kt_shape(geo.kt, [&](auto kc) {
         constexpr int KT = decltype(kc)::value;
-        launch_pairs(n, [&](auto i) {
-          chamfer_fwd_kernel<T, KT, decltype(i)><<<grid, kPairBlock, 0, st>>>(mp, sp, lds, geo);
-        });
+        launch_pairs(
+            n, [&](auto i) { chamfer_fwd_kernel<T, KT, decltype(i)><<<grid, kPairBlock, 0, st>>>(mp, sp, lds, geo); });
       });
     }
   });
@@ -571,9 +575,8 @@ void smooth_chamfer_backward(KernelArgs& a) {
     } else {
       kt_shape(geo.kt, [&](auto kc) {
         constexpr int KT = decltype(kc)::value;
-        launch_pairs(n, [&](auto i) {
-          chamfer_bwd_kernel<T, KT, decltype(i)><<<grid, kPairBlock, 0, st>>>(dsp, mp, dmp, geo);
-        });
+        launch_pairs(
+            n, [&](auto i) { chamfer_bwd_kernel<T, KT, decltype(i)><<<grid, kPairBlock, 0, st>>>(dsp, mp, dmp, geo); });
       });
     }
   });

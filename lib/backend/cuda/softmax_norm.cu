@@ -1,28 +1,34 @@
 // softmax, log_softmax (+ backward), layer_norm (+ backward), batch_norm (+ backward) on CUDA.
 //
-// Row ops ([R, C] contiguous, reduced along C: softmax family, layer norm, layer norm's dx):
-//  * C <= 1024: a group of G lanes per row (G = 32, or the next power of two >= C for rows shorter than
-//    a warp, so 32 / G rows share a warp), the row held in registers (V values per lane at columns
-//    lane + G i), so x is read once and y written once. Row reductions are xor-shuffle butterflies inside
-//    the group (every lane gets the same value).
-//  * C > 1024: one 256-thread block per row, re-reading the row (L1/L2) per pass; per-thread sums in
-//    double, combined in a fixed order through shared memory.
-//  Per-lane sums of the warp path (<= 32 terms) are in the storage type; layer norm combines them in
-//  double. Layer norm's mean comes from sums shifted by the row's first element (no cancellation when
-//  |mean| >> std), its variance from a second pass over the registers, and x - mean uses the double mean
-//  split into hi + lo parts of T, so y matches the reference's double-precision mean.
+// Row ops ([R, C] contiguous, reduced along C: softmax family, layer norm):
+//  * C <= 1024: a group of G lanes per row (G = 32, or a power of two < 32 for short rows, so 32 / G rows
+//    share a warp), the row held in registers, so x is read once and y written once. Lane gl holds CPL
+//    chunks of VEC contiguous columns starting at (gl + G k) VEC: VEC = 16 bytes (float4 / double2) when
+//    C is a multiple of it and the pointers are aligned, else 1. Row reductions are xor-shuffle
+//    butterflies inside the group (every lane gets the same value).
+//  * C > 1024: one 256-thread block per row, re-reading the row (L1/L2) per pass, 8 independent loads
+//    per thread and step; per-thread sums in double, combined in a fixed order through shared memory.
+//  Per-lane sums of the warp path (<= 32 terms) are in the storage type, combined across lanes in double
+//  for layer norm. Layer norm's mean comes from sums shifted by the row's first element (no cancellation
+//  when |mean| >> std), its variance from a second pass over the registers, and x - mean uses the double
+//  mean split into hi + lo parts of T, so y follows the reference's double-precision mean.
+//  Layer-norm backward (C <= 1024; f64: C <= 512) is one pass over g and x: dx per row, and each lane
+//  accumulates dgamma / dbeta for its columns over the rows of its group (in T; the grid, and so the
+//  row -> group assignment, depends on the shape only); the per-group partials are then summed in double
+//  in a fixed order. Longer rows: dx per block, dgamma / dbeta by the column reduction below.
 //
-// Per-channel reductions (layer norm's dgamma/dbeta over rows; batch norm's statistics and gradients over
-// N and S of x [N, C, S]) run in two deterministic stages, never with atomics:
+// Per-channel reductions (batch norm's statistics and gradients over N and S of x [N, C, S]; the column
+// sums of layer norm's dgamma / dbeta partials) run in two deterministic stages, never with atomics:
 //  1. partial sums (two doubles) per (chunk of n, column): S < 32 treats x as an [N, C*S] matrix and a
 //     block of 32 x 8 threads sums 32 adjacent columns over a chunk of rows (coalesced across channels,
-//     the [N, C, 1] case of BatchNorm1d / layer norm); S >= 32 gives a block one channel and a chunk of
-//     its N planes (warps over planes, lanes along S). The chunk count depends only on the shape.
+//     the [N, C, 1] case of BatchNorm1d); S >= 32 gives a block one channel and a chunk of its N planes
+//     (warps over planes, lanes along S). The chunk count depends only on the shape.
 //  2. one warp per channel sums its partials in a fixed order and derives the outputs and per-channel
 //     coefficients; batch norm then runs an elementwise pass over the stage-1 geometry.
 //  Batch-norm statistics are sums of (x - x[0, c, 0]) and its square in double (shifted data: stable);
 //  training updates running_mean/var in place with the unbiased variance, as the reference.
-// All results are bitwise reproducible run to run (fixed reduction order, no atomics).
+// All results are bitwise reproducible run to run (fixed reduction order, no atomics). Scratch (partials,
+// per-channel coefficients) comes from Tensor::empty (the stream-ordered caching allocator).
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -179,33 +185,58 @@ void row_shape(int64_t C, bool vec, F&& f) {
   if (vec) {
     constexpr int W = kVecW<T>;
     const int64_t nc = C / W;  // chunks per row
-    if (nc <= 1) f(RowShape<1, 1, W>{});
-    else if (nc <= 2) f(RowShape<2, 1, W>{});
-    else if (nc <= 4) f(RowShape<4, 1, W>{});
-    else if (nc <= 8) f(RowShape<8, 1, W>{});
-    else if (nc <= 16) f(RowShape<16, 1, W>{});
-    else if (nc <= 32) f(RowShape<32, 1, W>{});
-    else if (nc <= 64) f(RowShape<32, 2, W>{});
-    else if (nc <= 96) f(RowShape<32, 3, W>{});
-    else if (nc <= 128) f(RowShape<32, 4, W>{});
-    else if (nc <= 160) f(RowShape<32, 5, W>{});
-    else if (nc <= 192) f(RowShape<32, 6, W>{});
-    else if (nc <= 224) f(RowShape<32, 7, W>{});
-    else if (nc <= 256) f(RowShape<32, 8, W>{});
-    else f(RowShape<32, kWarpMaxCols / (32 * W), W>{});  // f64: up to 16 chunks
+    if (nc <= 1)
+      f(RowShape<1, 1, W>{});
+    else if (nc <= 2)
+      f(RowShape<2, 1, W>{});
+    else if (nc <= 4)
+      f(RowShape<4, 1, W>{});
+    else if (nc <= 8)
+      f(RowShape<8, 1, W>{});
+    else if (nc <= 16)
+      f(RowShape<16, 1, W>{});
+    else if (nc <= 32)
+      f(RowShape<32, 1, W>{});
+    else if (nc <= 64)
+      f(RowShape<32, 2, W>{});
+    else if (nc <= 96)
+      f(RowShape<32, 3, W>{});
+    else if (nc <= 128)
+      f(RowShape<32, 4, W>{});
+    else if (nc <= 160)
+      f(RowShape<32, 5, W>{});
+    else if (nc <= 192)
+      f(RowShape<32, 6, W>{});
+    else if (nc <= 224)
+      f(RowShape<32, 7, W>{});
+    else if (nc <= 256)
+      f(RowShape<32, 8, W>{});
+    else
+      f(RowShape<32, kWarpMaxCols / (32 * W), W>{});  // f64: up to 16 chunks
     return;
   }
-  if (C <= 1) f(RowShape<1, 1, 1>{});
-  else if (C <= 2) f(RowShape<2, 1, 1>{});
-  else if (C <= 4) f(RowShape<4, 1, 1>{});
-  else if (C <= 8) f(RowShape<8, 1, 1>{});
-  else if (C <= 16) f(RowShape<16, 1, 1>{});
-  else if (C <= 32) f(RowShape<32, 1, 1>{});
-  else if (C <= 64) f(RowShape<32, 2, 1>{});
-  else if (C <= 128) f(RowShape<32, 4, 1>{});
-  else if (C <= 256) f(RowShape<32, 8, 1>{});
-  else if (C <= 512) f(RowShape<32, 16, 1>{});
-  else f(RowShape<32, 32, 1>{});
+  if (C <= 1)
+    f(RowShape<1, 1, 1>{});
+  else if (C <= 2)
+    f(RowShape<2, 1, 1>{});
+  else if (C <= 4)
+    f(RowShape<4, 1, 1>{});
+  else if (C <= 8)
+    f(RowShape<8, 1, 1>{});
+  else if (C <= 16)
+    f(RowShape<16, 1, 1>{});
+  else if (C <= 32)
+    f(RowShape<32, 1, 1>{});
+  else if (C <= 64)
+    f(RowShape<32, 2, 1>{});
+  else if (C <= 128)
+    f(RowShape<32, 4, 1>{});
+  else if (C <= 256)
+    f(RowShape<32, 8, 1>{});
+  else if (C <= 512)
+    f(RowShape<32, 16, 1>{});
+  else
+    f(RowShape<32, 32, 1>{});
 }
 
 unsigned warp_grid(int64_t R, int G) {
@@ -240,7 +271,8 @@ void check_opt_vec(const char* op, const Tensor& t, int64_t n, const char* what)
 // =====================================================================================================
 
 template <class T, bool Log, class SH>
-__global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>) softmax_warp(const T* __restrict__ x, T* __restrict__ y, int64_t R, int C) {
+__global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>)
+    softmax_warp(const T* __restrict__ x, T* __restrict__ y, int64_t R, int C) {
   constexpr int G = SH::kG, VEC = SH::kVEC, V = SH::kV;
   const RowGroups<G> rg;
   for (int64_t base = rg.first; base < R; base += rg.step) {
@@ -249,21 +281,23 @@ __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>) softmax_warp(con
     const T* xr = x + (ok ? r : 0) * int64_t(C);
     T v[V];
     T m = neg_inf<T>();
-    #pragma unroll
+#pragma unroll
     for (int k = 0; k < SH::kCPL; ++k) {
       const int c0 = SH::col(rg.gl, k);
       const bool in = c0 < C;
       T* vk = v + k * VEC;
-      if (ok && in) ldv<VEC>(xr + c0, vk);
-      else
+      if (ok && in) {
+        ldv<VEC>(xr + c0, vk);
+      } else {
 #pragma unroll
         for (int e = 0; e < VEC; ++e) vk[e] = neg_inf<T>();
+      }
 #pragma unroll
       for (int e = 0; e < VEC; ++e) m = vmax(m, vk[e]);
     }
     m = group_max<G>(m);
     T s = T(0);
-    #pragma unroll
+#pragma unroll
     for (int k = 0; k < SH::kCPL; ++k) {
       const int c0 = SH::col(rg.gl, k);
       const bool in = c0 < C;
@@ -280,10 +314,10 @@ __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>) softmax_warp(con
     if (ok) {
       T* yr = y + r * int64_t(C);
       const T ls = Log ? vlog(s) : T(0), inv = T(1) / s;
-      #pragma unroll
-    for (int k = 0; k < SH::kCPL; ++k) {
-      const int c0 = SH::col(rg.gl, k);
-      const bool in = c0 < C;
+#pragma unroll
+      for (int k = 0; k < SH::kCPL; ++k) {
+        const int c0 = SH::col(rg.gl, k);
+        const bool in = c0 < C;
         if (in) {
           T o[VEC];
 #pragma unroll
@@ -306,7 +340,8 @@ __device__ __forceinline__ void ms_merge(T& m, double& s, T m2, double s2) {
 }
 
 template <class T, bool Log>
-__global__ void __launch_bounds__(kRowBlock) softmax_block(const T* __restrict__ x, T* __restrict__ y, int64_t R, int64_t C) {
+__global__ void __launch_bounds__(kRowBlock)
+    softmax_block(const T* __restrict__ x, T* __restrict__ y, int64_t R, int64_t C) {
   __shared__ T sh_m[kRowWarps];
   __shared__ double sh_s[kRowWarps];
   for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
@@ -359,8 +394,8 @@ __global__ void __launch_bounds__(kRowBlock) softmax_block(const T* __restrict__
 
 // softmax_backward: d = y (g - sum(g y));  log_softmax_backward: d = g - exp(y) sum(g)
 template <class T, bool Log, class SH>
-__global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>) softmax_bwd_warp(const T* __restrict__ g, const T* __restrict__ y,
-                                                               T* __restrict__ d, int64_t R, int C) {
+__global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>)
+    softmax_bwd_warp(const T* __restrict__ g, const T* __restrict__ y, T* __restrict__ d, int64_t R, int C) {
   constexpr int G = SH::kG, VEC = SH::kVEC, V = SH::kV;
   const RowGroups<G> rg;
   for (int64_t base = rg.first; base < R; base += rg.step) {
@@ -369,7 +404,7 @@ __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>) softmax_bwd_warp
     const int64_t off = (ok ? r : 0) * int64_t(C);
     T gv[V], yv[V];
     T s = T(0);
-    #pragma unroll
+#pragma unroll
     for (int k = 0; k < SH::kCPL; ++k) {
       const int c0 = SH::col(rg.gl, k);
       const bool in = c0 < C;
@@ -385,10 +420,10 @@ __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>) softmax_bwd_warp
     }
     s = group_sum<G>(s);
     if (ok) {
-      #pragma unroll
-    for (int k = 0; k < SH::kCPL; ++k) {
-      const int c0 = SH::col(rg.gl, k);
-      const bool in = c0 < C;
+#pragma unroll
+      for (int k = 0; k < SH::kCPL; ++k) {
+        const int c0 = SH::col(rg.gl, k);
+        const bool in = c0 < C;
         if (in) {
           T o[VEC];
 #pragma unroll
@@ -404,8 +439,8 @@ __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>) softmax_bwd_warp
 }
 
 template <class T, bool Log>
-__global__ void __launch_bounds__(kRowBlock) softmax_bwd_block(const T* __restrict__ g, const T* __restrict__ y,
-                                                                T* __restrict__ d, int64_t R, int64_t C) {
+__global__ void __launch_bounds__(kRowBlock)
+    softmax_bwd_block(const T* __restrict__ g, const T* __restrict__ y, T* __restrict__ d, int64_t R, int64_t C) {
   __shared__ double sh[kRowWarps];
   for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
     const int64_t off = r * C;
@@ -487,15 +522,15 @@ void softmax_bwd(KernelArgs& a) {
 // Per-channel two-stage reductions (shared by layer norm's dgamma/dbeta and batch norm)
 // =====================================================================================================
 
-constexpr int kColTile = 32;  // columns per block of the column layout (one warp wide)
-constexpr int kColRows = 8;   // row lanes per block of the column layout
-constexpr int64_t kTargetBlocks = 1024;  // stage-1 blocks aimed for (several waves of resident blocks)
-constexpr int64_t kMinColRows = 64;      // column layout: rows per chunk at least (8 per thread)
-constexpr int64_t kMinPlaneElems = 8192; // plane layout: elements per block at least
+constexpr int kColTile = 32;              // columns per block of the column layout (one warp wide)
+constexpr int kColRows = 8;               // row lanes per block of the column layout
+constexpr int64_t kTargetBlocks = 1024;   // stage-1 blocks aimed for (several waves of resident blocks)
+constexpr int64_t kMinColRows = 64;       // column layout: rows per chunk at least (8 per thread)
+constexpr int64_t kMinPlaneElems = 8192;  // plane layout: elements per block at least
 
 // Geometry of x [N, C, S] for the channel reductions (trivially copyable: passed to kernels by value).
 struct ChanGeo {
-  bool planes = false;  // S >= 32: blocks (channel, chunk of planes); else column tiles of [N, C*S]
+  bool planes = false;                 // S >= 32: blocks (channel, chunk of planes); else column tiles of [N, C*S]
   int64_t N = 0, C = 0, S = 1, W = 0;  // W = C * S
   int64_t rpc = 1, chunks = 0;         // n per chunk, chunk count (0 when there is nothing to reduce)
   int64_t pw = 0, ps = 1;              // partials: row width (C or W) and columns per channel (1 or S)
@@ -528,7 +563,8 @@ ChanGeo chan_geo(int64_t N, int64_t C, int64_t S) {
 }
 
 dim3 chan_grid(const ChanGeo& g) {
-  return g.planes ? dim3(unsigned(g.C), unsigned(g.chunks)) : dim3(unsigned((g.W + kColTile - 1) / kColTile), unsigned(g.chunks));
+  return g.planes ? dim3(unsigned(g.C), unsigned(g.chunks))
+                  : dim3(unsigned((g.W + kColTile - 1) / kColTile), unsigned(g.chunks));
 }
 dim3 chan_block(const ChanGeo& g) { return g.planes ? dim3(kRowBlock) : dim3(kColTile, kColRows); }
 
@@ -617,16 +653,20 @@ __global__ void __launch_bounds__(kRowBlock) plane_apply(F f, ChanGeo geo) {
 template <class F>
 void launch_partials(const ChanGeo& geo, const F& f, double2* part, cudaStream_t st) {
   if (geo.chunks == 0) return;
-  if (geo.planes) plane_partials<F><<<chan_grid(geo), chan_block(geo), 0, st>>>(f, geo, part);
-  else col_partials<F><<<chan_grid(geo), chan_block(geo), 0, st>>>(f, geo, part);
+  if (geo.planes)
+    plane_partials<F><<<chan_grid(geo), chan_block(geo), 0, st>>>(f, geo, part);
+  else
+    col_partials<F><<<chan_grid(geo), chan_block(geo), 0, st>>>(f, geo, part);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class F>
 void launch_apply(const ChanGeo& geo, const F& f, cudaStream_t st) {
   if (geo.chunks == 0) return;
-  if (geo.planes) plane_apply<F><<<chan_grid(geo), chan_block(geo), 0, st>>>(f, geo);
-  else col_apply<F><<<chan_grid(geo), chan_block(geo), 0, st>>>(f, geo);
+  if (geo.planes)
+    plane_apply<F><<<chan_grid(geo), chan_block(geo), 0, st>>>(f, geo);
+  else
+    col_apply<F><<<chan_grid(geo), chan_block(geo), 0, st>>>(f, geo);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -692,10 +732,12 @@ __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>)
     for (int k = 0; k < SH::kCPL; ++k) {
       const int c0 = SH::col(rg.gl, k);
       T* vk = v + k * VEC;
-      if (ok && c0 < C) ldv<VEC>(xr + c0, vk);
-      else
+      if (ok && c0 < C) {
+        ldv<VEC>(xr + c0, vk);
+      } else {
 #pragma unroll
         for (int e = 0; e < VEC; ++e) vk[e] = k0;
+      }
 #pragma unroll
       for (int e = 0; e < VEC; ++e) s1 += vk[e] - k0;  // 0 outside the row
     }
@@ -750,8 +792,8 @@ __global__ void __launch_bounds__(kRowBlock, kWarpMinBlocks<T>)
 
 template <class T>
 __global__ void __launch_bounds__(kRowBlock)
-    layer_norm_block(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta, T* __restrict__ y,
-                     T* __restrict__ mean, T* __restrict__ rstd, int64_t R, int64_t C, double eps) {
+    layer_norm_block(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta,
+                     T* __restrict__ y, T* __restrict__ mean, T* __restrict__ rstd, int64_t R, int64_t C, double eps) {
   __shared__ double sh[kRowWarps];
   for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
     const T* xr = x + r * C;
@@ -874,7 +916,8 @@ __global__ void __launch_bounds__(kRowBlock, 1)
 template <class T>
 __global__ void __launch_bounds__(kRowBlock)
     layer_norm_bwd_block(const T* __restrict__ g, const T* __restrict__ x, const T* __restrict__ gamma,
-                         const T* __restrict__ mean, const T* __restrict__ rstd, T* __restrict__ dx, int64_t R, int64_t C) {
+                         const T* __restrict__ mean, const T* __restrict__ rstd, T* __restrict__ dx, int64_t R,
+                         int64_t C) {
   __shared__ double sh[kRowWarps];
   for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
     const int64_t off = r * C;
@@ -1015,7 +1058,8 @@ void layer_norm_bwd(KernelArgs& a) {
           const ChanGeo geo = chan_geo(P, C, 1);
           double2* part = partial_scratch(geo, dx.device(), hold);
           launch_partials(geo, SumPairF<T>{pg, pg + P * C}, part, st);
-          layer_norm_param_grads<T><<<chan_warp_grid(C), kRowBlock, 0, st>>>(part, geo, mptr<T>(dgamma), mptr<T>(dbeta));
+          layer_norm_param_grads<T>
+              <<<chan_warp_grid(C), kRowBlock, 0, st>>>(part, geo, mptr<T>(dgamma), mptr<T>(dbeta));
           CUDA_CHECK_LAUNCH();
         }
       });
@@ -1059,9 +1103,10 @@ struct BnCoef {
 
 template <class T>
 __global__ void __launch_bounds__(kRowBlock)
-    bn_stats_finalize(const double2* __restrict__ part, ChanGeo geo, const T* __restrict__ x, const T* __restrict__ gamma,
-                      const T* __restrict__ beta, T* __restrict__ rm, T* __restrict__ rv, T* __restrict__ mean,
-                      T* __restrict__ rstd, BnCoef<T>* __restrict__ coef, bool training, double momentum, double eps) {
+    bn_stats_finalize(const double2* __restrict__ part, ChanGeo geo, const T* __restrict__ x,
+                      const T* __restrict__ gamma, const T* __restrict__ beta, T* __restrict__ rm, T* __restrict__ rv,
+                      T* __restrict__ mean, T* __restrict__ rstd, BnCoef<T>* __restrict__ coef, bool training,
+                      double momentum, double eps) {
   const int64_t c = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp;
   if (c >= geo.C) return;  // uniform per warp
   const int lane = int(threadIdx.x) % kWarp;
@@ -1072,7 +1117,7 @@ __global__ void __launch_bounds__(kRowBlock)
     const double k = geo.chunks > 0 ? double(x[c * geo.S]) : 0.0;
     mu = k + t.x / n;
     double m2 = t.y - t.x * t.x / n;  // sum of squared deviations
-    m2 = m2 < 0 ? 0.0 : m2;          // (keeps NaN)
+    m2 = m2 < 0 ? 0.0 : m2;           // (keeps NaN)
     rs = 1.0 / sqrt(m2 / n + eps);
     if (lane == 0 && rm && rv) {
       rm[c] = T((1.0 - momentum) * double(rm[c]) + momentum * mu);
@@ -1122,8 +1167,8 @@ struct BnDxCoef {
 template <class T>
 __global__ void __launch_bounds__(kRowBlock)
     bn_grad_finalize(const double2* __restrict__ part, ChanGeo geo, const T* __restrict__ gamma,
-                     const T* __restrict__ mean, const T* __restrict__ rstd, T* __restrict__ dgamma, T* __restrict__ dbeta,
-                     BnDxCoef<T>* __restrict__ coef, bool training) {
+                     const T* __restrict__ mean, const T* __restrict__ rstd, T* __restrict__ dgamma,
+                     T* __restrict__ dbeta, BnDxCoef<T>* __restrict__ coef, bool training) {
   const int64_t c = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp;
   if (c >= geo.C) return;  // uniform per warp
   const int lane = int(threadIdx.x) % kWarp;
@@ -1147,8 +1192,10 @@ struct BnDxF {
   const BnDxCoef<T>* coef;
   __device__ BnDxCoef<T> prep(int64_t c) const { return coef[c]; }
   __device__ void apply(const BnDxCoef<T>& k, int64_t off) const {
-    if constexpr (Training) dx[off] = k.a * g[off] + k.b * (x[off] - k.mu) + k.c;
-    else dx[off] = k.a * g[off];
+    if constexpr (Training)
+      dx[off] = k.a * g[off] + k.b * (x[off] - k.mu) + k.c;
+    else
+      dx[off] = k.a * g[off];
   }
 };
 
@@ -1234,8 +1281,10 @@ void batch_norm_bwd(KernelArgs& a) {
     bn_grad_finalize<T><<<chan_warp_grid(C), kRowBlock, 0, st>>>(part, geo, cptr<T>(gamma), mp, cptr<T>(rstd),
                                                                  mptr<T>(dgamma), mptr<T>(dbeta), coef, training);
     CUDA_CHECK_LAUNCH();
-    if (training) launch_apply(geo, BnDxF<T, true>{gp, xp, mptr<T>(dx), coef}, st);
-    else launch_apply(geo, BnDxF<T, false>{gp, xp, mptr<T>(dx), coef}, st);
+    if (training)
+      launch_apply(geo, BnDxF<T, true>{gp, xp, mptr<T>(dx), coef}, st);
+    else
+      launch_apply(geo, BnDxF<T, false>{gp, xp, mptr<T>(dx), coef}, st);
   });
 }
 
