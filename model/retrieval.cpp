@@ -18,6 +18,8 @@ namespace {
 // [1024, 4096] f32 = 16 MiB at K = 4 (GEMMs large enough for oneDNN's full rate, a block that the
 // reduction reads back while it is still warm in the last-level cache).
 constexpr int64_t kImageBlock = 256, kCaptionBlock = 1024;
+// On a GPU: [4096, 32768] f32 element blocks (512 MiB) keep the GEMMs at full rate and launches few.
+constexpr int64_t kGpuImageBlock = 1024, kGpuCaptionBlock = 8192;
 
 }  // namespace
 
@@ -25,27 +27,32 @@ Tensor similarity_matrix(const Tensor& img, const Tensor& txt, const std::string
                          double denominator, int64_t block, int64_t caption_block) {
   NoGradGuard ng;
   int64_t N = img.size(0), C = txt.size(0);
-  bool fused = kind == "smooth_chamfer" && img.device().is_host() && txt.device() == img.device() &&
-               img.dtype() == DType::f32 && txt.dtype() == DType::f32 && smooth_chamfer_available(img.device());
+  const Device dev = img.device();
+  bool fused = kind == "smooth_chamfer" && txt.device() == dev && img.dtype() == DType::f32 &&
+               txt.dtype() == DType::f32 && smooth_chamfer_available(dev);
   if (fused) {
     // GEMM per (image block, caption block) through the op layer, then the fused reduction written
-    // straight into the output's [bi, bt] window: the element block is the only temporary.
+    // straight into the block's window of the output rows: the element block is the only temporary.
+    // On the host the rows are the output matrix itself; on a GPU a device row block [bi, C], copied
+    // in one transfer into its contiguous rows of the host matrix.
     int64_t Ki = img.size(1), Kt = txt.size(1), D = img.size(2);
     DIVE_CHECK(txt.size(2) == D, "similarity_matrix: image and caption elements differ in size: ", img.str(), " vs ",
                txt.str());
-    Tensor out = Tensor::empty({N, C}, DType::f32, img.device());  // the ref or cpu device
-    int64_t bi = block > 0 ? block : kImageBlock;
-    int64_t bt = caption_block > 0 ? caption_block : block > 0 ? block : kCaptionBlock;
+    const bool on_host = dev.is_host();
+    Tensor out = Tensor::empty({N, C}, DType::f32, on_host ? dev : kCPU);
+    int64_t bi = block > 0 ? block : on_host ? kImageBlock : kGpuImageBlock;
+    int64_t bt = caption_block > 0 ? caption_block : block > 0 ? block : on_host ? kCaptionBlock : kGpuCaptionBlock;
     Tensor I = img.contiguous().view({N * Ki, D}), T = txt.contiguous().view({C * Kt, D});
-    for (int64_t j = 0; j < C; j += bt) {
-      int64_t je = std::min(C, j + bt);
-      Tensor tb = T.slice(0, j * Kt, je * Kt).t();  // [D, bt*Kt], a transposed view (no copy)
-      for (int64_t i = 0; i < N; i += bi) {
-        int64_t ie = std::min(N, i + bi);
-        Tensor m = matmul(I.slice(0, i * Ki, ie * Ki), tb);  // [bi*Ki, bt*Kt]
-        Tensor o = out.slice(0, i, ie).slice(1, j, je);
+    for (int64_t i = 0; i < N; i += bi) {
+      int64_t ie = std::min(N, i + bi);
+      Tensor rows = on_host ? out.slice(0, i, ie) : Tensor::empty({ie - i, C}, DType::f32, dev);
+      for (int64_t j = 0; j < C; j += bt) {
+        int64_t je = std::min(C, j + bt);
+        Tensor m = matmul(I.slice(0, i * Ki, ie * Ki), T.slice(0, j * Kt, je * Kt).t());  // [bi*Ki, bt*Kt]
+        Tensor o = rows.slice(1, j, je);
         smooth_chamfer_out(m, Ki, Kt, temperature, denominator, o);
       }
+      if (!on_host) out.slice(0, i, ie).copy_(rows);
     }
     return out.device() == kCPU ? out : out.to(kCPU);
   }

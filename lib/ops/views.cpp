@@ -255,6 +255,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
   DIVE_CHECK(!(GradMode::enabled() && (requires_grad() || src.requires_grad())),
              "copy_: in-place copy on a tensor that takes part in autograd; wrap it in NoGradGuard");
   Tensor s = src.shape() == shape() ? src : src.expand(shape());
+  if (s.device() != device() && s.dtype() == dtype() && s.is_contiguous() && is_contiguous()) {
+    copy_bytes(raw_data(), device(), s.raw_data(), s.device(), nbytes());  // one transfer, no staging tensor
+    return *this;
+  }
   if (s.device() != device()) s = s.to(device());
   copy_kernel(s, *this);
   return *this;
