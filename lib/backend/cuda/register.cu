@@ -7,7 +7,7 @@
 // pad (indexing.cu), max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward,
 // adaptive_avg_pool2d, adaptive_avg_pool2d_backward (pool.cu), conv2d, conv2d_backward_data,
 // conv2d_backward_weights (conv.cu, cuDNN), softmax, log_softmax, softmax_backward, log_softmax_backward,
-// layer_norm, layer_norm_backward, batch_norm, batch_norm_backward (softmax_norm.cu), gru_cell,
+// layer_norm, layer_norm_backward, batch_norm, batch_norm_backward (softmax.cu, layer_norm.cu, batch_norm.cu), gru_cell,
 // gru_cell_backward, smooth_chamfer, smooth_chamfer_backward (rnn_similarity.cu).
 //
 // Left null: none (every op of lib/ops/op_list.def has a CUDA kernel).
@@ -22,7 +22,9 @@ void register_elementwise(KernelTable& t);
 void register_random(KernelTable& t);
 void register_reduce(KernelTable& t);
 void register_blas(KernelTable& t);
-void register_softmax_norm(KernelTable& t);
+void register_softmax(KernelTable& t);
+void register_layer_norm(KernelTable& t);
+void register_batch_norm(KernelTable& t);
 void register_rnn_similarity(KernelTable& t);
 void register_indexing(KernelTable& t);
 void register_pool(KernelTable& t);
@@ -35,7 +37,9 @@ void register_cuda_kernels(KernelTable& t) {
   cuda::register_random(t);
   cuda::register_reduce(t);
   cuda::register_blas(t);
-  cuda::register_softmax_norm(t);
+  cuda::register_softmax(t);
+  cuda::register_layer_norm(t);
+  cuda::register_batch_norm(t);
   cuda::register_rnn_similarity(t);
   cuda::register_indexing(t);
   cuda::register_pool(t);
