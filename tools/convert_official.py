@@ -27,6 +27,8 @@ MODEL_OPTIONS = [
     "txt_pooling", "img_res_pool", "img_res_first_fc", "dropout", "img_1x1_dropout", "res_act_local_dropout",
     "res_act_global_dropout", "loss", "eval_similarity", "temperature", "denominator", "margin",
     "max_violation", "mmd_weight", "unif_weight", "unif_residual",
+    # the CNN image branch (raw images: --data_name coco|f30k)
+    "cnn_type", "img_finetune", "bn_eval", "crop_size",
     # not official flags (hard-coded there), but present in checkpoints of modified code or our reference
     "spm_heads", "spm_dim_head", "pad_mask",
 ]
@@ -52,6 +54,14 @@ def main():
     sd = {k: v for k, v in ckpt["model"].items() if torch.is_tensor(v)}
     args = vars(ckpt["args"]) if "args" in ckpt and hasattr(ckpt["args"], "__dict__") else dict(ckpt.get("args", {}))
     opts = {k: args[k] for k in MODEL_OPTIONS if k in args}
+    # The official code picks the image branch by --data_name (BUTD region features when it contains
+    # 'butd', else the CNN --cnn_type on raw images); dive picks it by cnn_type alone.
+    if "butd" in str(args.get("data_name", "coco_butd")) or not any(k.startswith("img_enc.cnn.") for k in sd):
+        for k in ("cnn_type", "img_finetune", "bn_eval", "crop_size"):
+            opts.pop(k, None)
+    elif float(args.get("grid_drop_prob", 0) or 0) > 0:
+        print(f"note: the checkpoint was trained with --grid_drop_prob {args['grid_drop_prob']} (a training-time "
+              "augmentation dive does not implement; inference and dive step are unaffected)")
     # sizes the official code hard-codes or derives from the data: read them off the weights
     if "img_enc.fc.weight" in sd:
         opts["img_dim"] = sd["img_enc.fc.weight"].shape[1]

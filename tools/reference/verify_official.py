@@ -9,7 +9,10 @@ similarity.py / option.py are imported unchanged; only their environment is stub
 `torchvision` and `transformers` are empty modules, and `Tensor.cuda` is the identity so the
 CUDA-only calls run on the CPU.  The official hard-coded sizes are used (img_dim 2048,
 4 heads x 512) with small embed_size/word_dim/vocab, the options of train_eval_coco.sh,
-and all dropouts 0; `--arch slot` and `--arch pvse` (PIE-Net).  Checked, in train mode
+and all dropouts 0; `--arch slot` and `--arch pvse` (PIE-Net); and the CNN image branch
+(`--data_name coco --cnn_type resnet18 --img_finetune`, 64 x 64 images, max/avg pooled global
+feature, with and without the 2-D sine key encoding; the official get_cnn is given torchvision's
+ResNet with weights=None instead of downloading ImageNet weights).  Checked, in train mode
 (one step, BN batch stats) and eval mode:
   * the state_dict key sets and shapes are identical (load_state_dict strict=True both ways),
   * embeddings, set predictions, i2t/t2i/mmd/unif losses, total loss, every gradient and
@@ -26,6 +29,7 @@ import tempfile
 import types
 
 import torch
+import torchvision  # noqa: F401  (real module: the CNN check builds torchvision ResNets)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dive_model import DEFAULT_OPTIONS, DivE, dive_loss  # noqa: E402
@@ -94,6 +98,12 @@ def check(model_spm, loss_mod, sim_mod, base, over, seed, B=3, N=5, T=7):
                spm_dim_head=512, dropout=0.0, img_1x1_dropout=0.0)
     opt.update(over)
     oo = official_opt(base, opt)
+    cnn = opt.get("cnn_type", "none") != "none"
+    if cnn:
+        model_spm.get_cnn = lambda arch, pretrained: torchvision.models.__dict__[arch](weights=None)
+        opt["img_dim"] = 512  # resnet18's layer4 channels
+        oo.data_name, oo.cnn_type, oo.img_finetune, oo.grid_drop_prob = "coco", opt["cnn_type"], True, 0.0
+        oo.img_res_pool, oo.spm_img_pos_enc_type = opt["img_res_pool"], opt["spm_img_pos_enc_type"]
     torch.manual_seed(seed)
     ours = DivE(opt)
     gen = torch.Generator().manual_seed(seed + 1)
@@ -107,6 +117,8 @@ def check(model_spm, loss_mod, sim_mod, base, over, seed, B=3, N=5, T=7):
     off.load_state_dict(sd_ours, strict=True)
     batch = make_batch(opt, B, N, T, gen)
     img, il, cap, cl = batch["images"], batch["img_lengths"], batch["captions"], batch["cap_lengths"]
+    if cnn:  # raw images (already normalised), no region lengths
+        img, il = torch.randn(B, 3, 64, 64, generator=gen), None
     order = torch.argsort(cl, descending=True, stable=True)
     recovery = torch.argsort(order)
     sim = sim_mod.SetwiseSimilarity(oo.img_num_embeds, oo.txt_num_embeds, oo.denominator, oo.temperature)
@@ -168,7 +180,10 @@ def main():
                 dict(spm_depth=2, spm_weight_sharing=False, max_violation=False),
                 dict(img_num_embeds=3, txt_num_embeds=2, spm_depth=2),
                 dict(arch="pvse"), dict(arch="pvse", img_num_embeds=2, txt_num_embeds=3),
-                dict(arch="pvse", img_num_embeds=1, txt_num_embeds=1, max_violation=False)]
+                dict(arch="pvse", img_num_embeds=1, txt_num_embeds=1, max_violation=False),
+                dict(cnn_type="resnet18", img_finetune=True, img_res_pool="max", spm_img_pos_enc_type="sine",
+                     img_num_embeds=2, txt_num_embeds=2, spm_depth=1),
+                dict(cnn_type="resnet18", img_finetune=True, img_res_pool="avg", spm_img_pos_enc_type="none")]
     worst = 0.0
     for s in range(a.seeds):
         for v in variants:
