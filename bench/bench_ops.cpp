@@ -1,11 +1,13 @@
 // Op benchmarks at model shapes: matmul/linear (GFLOP/s), softmax, layer_norm, gelu (GB/s), on the
-// oneDNN cpu backend and the reference backend, plus the machine's measured fp32 FMA peak.
+// oneDNN cpu backend and the reference backend, plus the machine's measured fp32 FMA peak; conv2d
+// forward / backward-data / backward-weights (GFLOP/s) at the ResNet-50 layer shapes, batch 8.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include "bench/peak.h"
 #include "lib/ops/dispatch.h"
 #include "lib/nn/gru.h"
+#include "lib/ops/op_util.h"
 #include "lib/ops/ops.h"
 
 using namespace dive;
@@ -90,6 +92,43 @@ void BM_gru(benchmark::State& st) {
     gru.zero_grad();
   }
 }
+
+// conv2d at the ResNet-50 layer shapes, batch 8, cpu backend, NCHW tensors in and out (so any layout
+// conversion the backend does is inside the timing). args: direction (0 forward, 1 backward data,
+// 2 backward weights), C in, O out, H = W in, kernel k (padding k / 2), stride.
+// FLOPs = 2 N O C k k OH OW.
+void BM_conv2d(benchmark::State& st) {
+  int64_t dir = st.range(0), C = st.range(1), O = st.range(2), H = st.range(3), k = st.range(4), s = st.range(5);
+  int64_t N = 8, p = k / 2, OH = (H + 2 * p - k) / s + 1;
+  NoGradGuard ng;
+  manual_seed(0);
+  Tensor x = Tensor::randn({N, C, H, H}), w = Tensor::randn({O, C, k, k}), gy = Tensor::randn({N, O, OH, OH});
+  Attrs at{{s, s, p, p, 1, 1}, {}};
+  for (auto _ : st) {
+    Tensor r;
+    if (dir == 0) r = conv2d(x, w, Tensor(), {s, s}, {p, p});
+    else if (dir == 1) r = ops::run1(OpId::conv2d_backward_data, {gy, w}, x.shape(), DType::f32, at);
+    else r = ops::run1(OpId::conv2d_backward_weights, {gy, x}, w.shape(), DType::f32, at);
+    benchmark::DoNotOptimize(r.raw_data());
+  }
+  st.counters["FLOP/s"] =
+      benchmark::Counter(2.0 * N * O * C * k * k * OH * OH, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void conv_shapes(benchmark::internal::Benchmark* b) {
+  // C, O, H, k, stride: conv1; then per stage (56, 28, 14, 7) 1x1 reduce, 3x3, 1x1 expand, downsample 1x1.
+  const std::vector<std::vector<int64_t>> shapes = {
+      {3, 64, 224, 7, 2},                                                                    // conv1
+      {256, 64, 56, 1, 1}, {64, 64, 56, 3, 1}, {64, 256, 56, 1, 1}, {64, 256, 56, 1, 1},     // layer1
+      {512, 128, 28, 1, 1}, {128, 128, 28, 3, 1}, {128, 512, 28, 1, 1}, {256, 512, 56, 1, 2},  // layer2
+      {1024, 256, 14, 1, 1}, {256, 256, 14, 3, 1}, {256, 1024, 14, 1, 1}, {512, 1024, 28, 1, 2},  // layer3
+      {2048, 512, 7, 1, 1}, {512, 512, 7, 3, 1}, {512, 2048, 7, 1, 1}, {1024, 2048, 14, 1, 2},  // layer4
+  };
+  b->ArgNames({"dir", "C", "O", "H", "k", "s"});
+  for (int64_t dir = 0; dir < 3; ++dir)
+    for (const auto& v : shapes) b->Args({dir, v[0], v[1], v[2], v[3], v[4]});
+}
+BENCHMARK(BM_conv2d)->Apply(conv_shapes)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

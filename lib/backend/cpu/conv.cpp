@@ -1,9 +1,15 @@
-// CPU conv2d forward / backward-data / backward-weights. f32: oneDNN convolution primitives created
-// with format_tag::any (oneDNN picks its blocked layouts), plus reorders between our plain NCHW / OIHW
-// buffers and those layouts; the primitive, its reorders and the memory descriptors are cached per
-// (direction, shapes, attrs). f64: the direct loops of lib/backend/ref/conv_loops.h, parallel over
-// batch elements (forward, backward data) or output channels (backward weights).
+// CPU conv2d forward / backward-data / backward-weights. f32: oneDNN convolution primitives, cached
+// per (direction, shapes, attrs) with their reorders and memory descriptors:
+// - 1x1 stride-1 unpadded convolutions (see plain_layout) run on our plain NCHW / OIHW buffers
+//   directly (oneDNN's GEMM convolution: one sgemm per image, no im2col, no reorders), which measured
+//   faster than the blocked kernel plus the NCHW <-> blocked reorders around it (bench/RESULTS.md);
+// - the others are created with format_tag::any (oneDNN picks its blocked layouts), with reorders
+//   between our NCHW / OIHW buffers and those layouts into per-thread scratch buffers that are reused
+//   from call to call (no allocation or page faults per call).
+// f64: the direct loops of lib/backend/ref/conv_loops.h, parallel over batch elements (forward,
+// backward data) or output channels (backward weights).
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 
@@ -60,8 +66,33 @@ std::shared_ptr<const Plan> cached_plan(const std::string& k, const std::functio
   return plans().emplace(k, p).first->second;
 }
 
+// Per-thread scratch for the primitive-layout copies, one buffer per argument slot, grown to the
+// largest size seen and reused (a convolution call is synchronous, so a slot is free again after it).
+struct Scratch {
+  struct Buf {
+    void* p = nullptr;
+    size_t bytes = 0;
+  };
+  std::vector<Buf> slots;
+  ~Scratch() {
+    for (auto& b : slots) std::free(b.p);
+  }
+  void* get(size_t slot, size_t bytes) {
+    if (slots.size() <= slot) slots.resize(slot + 1);
+    Buf& b = slots[slot];
+    if (b.bytes < bytes) {
+      std::free(b.p);
+      b.bytes = (bytes + 4095) / 4096 * 4096;
+      b.p = std::aligned_alloc(64, b.bytes);
+      DIVE_CHECK(b.p, "conv2d: scratch allocation of ", b.bytes, " bytes failed (out of memory)");
+    }
+    return b.p;
+  }
+};
+
 // Runs a plan on user buffers given in the order of plan.args.
 void run_plan(const Plan& p, const std::vector<const void*>& bufs) {
+  thread_local Scratch scratch;
   std::unordered_map<int, memory> args;
   std::vector<std::pair<const Plan::Arg*, std::pair<memory, memory>>> outs;
   for (size_t i = 0; i < p.args.size(); ++i) {
@@ -71,7 +102,7 @@ void run_plan(const Plan& p, const std::vector<const void*>& bufs) {
       args.emplace(a.id, um);
       continue;
     }
-    memory pm(a.prim, engine());
+    memory pm = mem(a.prim, scratch.get(i, a.prim.get_size()));
     if (a.output) outs.push_back({&a, {pm, um}});
     else execute(a.reorder, {{DNNL_ARG_FROM, um}, {DNNL_ARG_TO, pm}});
     args.emplace(a.id, pm);
@@ -89,18 +120,38 @@ Geo geo(const ref::ConvGeom& g) {
           {g.ph, g.pw},          // symmetric padding: oneDNN floors the output size like PyTorch
           {g.ph, g.pw}};
 }
-memory::desc anyd(const memory::dims& d) { return memory::desc(d, dt::f32, tag::any); }
 
-dnnl::convolution_forward::primitive_desc fwd_pd(const Geo& e, bool bias) {
+// Whether the primitive works on our plain NCHW / OIHW buffers rather than on oneDNN's blocked
+// layouts: 1x1, stride 1, no padding; for forward and backward data only from 28x28 up (below that the
+// per-image GEMM [O, C] x [C, H W] is too thin and the blocked kernel wins despite the reorders).
+enum class Dir { forward, backward_data, backward_weights };
+bool plain_layout(const ref::ConvGeom& g, Dir d) {
+  if (!(g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0)) return false;
+  return d == Dir::backward_weights || g.H * g.W >= 28 * 28;
+}
+
+// The primitive's descriptors: format_tag::any, or our own layouts when `plain`.
+struct Descs {
+  memory::desc x, w, y;
+};
+Descs descs(const Geo& e, bool plain) {
+  if (plain)
+    return {memory::desc(e.x, dt::f32, tag::nchw), memory::desc(e.w, dt::f32, tag::oihw),
+            memory::desc(e.y, dt::f32, tag::nchw)};
+  return {memory::desc(e.x, dt::f32, tag::any), memory::desc(e.w, dt::f32, tag::any),
+          memory::desc(e.y, dt::f32, tag::any)};
+}
+
+dnnl::convolution_forward::primitive_desc fwd_pd(const Geo& e, bool bias, bool plain) {
   using cf = dnnl::convolution_forward;
   auto alg = dnnl::algorithm::convolution_direct;
   auto pk = dnnl::prop_kind::forward_training;
+  Descs d = descs(e, plain);
   if (bias)
-    return cf::primitive_desc(cf::desc(pk, alg, anyd(e.x), anyd(e.w), memory::desc(e.b, dt::f32, tag::a), anyd(e.y),
-                                       e.strides, e.dilates, e.pad_l, e.pad_r),
+    return cf::primitive_desc(cf::desc(pk, alg, d.x, d.w, memory::desc(e.b, dt::f32, tag::a), d.y, e.strides,
+                                       e.dilates, e.pad_l, e.pad_r),
                               engine());
-  return cf::primitive_desc(
-      cf::desc(pk, alg, anyd(e.x), anyd(e.w), anyd(e.y), e.strides, e.dilates, e.pad_l, e.pad_r), engine());
+  return cf::primitive_desc(cf::desc(pk, alg, d.x, d.w, d.y, e.strides, e.dilates, e.pad_l, e.pad_r), engine());
 }
 
 std::string conv_key(const char* op, const ref::ConvGeom& g, bool bias) {
@@ -130,7 +181,7 @@ void forward_f32(KernelArgs& a, const ref::ConvGeom& g, bool bias) {
   DNNL_CHECK("conv2d", {
     auto plan = cached_plan(conv_key("conv2d", g, bias), [&] {
       Geo e = geo(g);
-      auto pd = fwd_pd(e, bias);
+      auto pd = fwd_pd(e, bias, plain_layout(g, Dir::forward));
       auto p = std::make_shared<Plan>();
       p->prim = dnnl::convolution_forward(pd);
       add_arg(*p, DNNL_ARG_SRC, false, memory::desc(e.x, dt::f32, tag::nchw), pd.src_desc());
@@ -151,9 +202,11 @@ void backward_data_f32(KernelArgs& a, const ref::ConvGeom& g) {
     auto plan = cached_plan(conv_key("conv2d_backward_data", g, false), [&] {
       Geo e = geo(g);
       using cb = dnnl::convolution_backward_data;
-      cb::primitive_desc pd(cb::desc(dnnl::algorithm::convolution_direct, anyd(e.x), anyd(e.w), anyd(e.y),
-                                     e.strides, e.dilates, e.pad_l, e.pad_r),
-                            engine(), fwd_pd(e, false));
+      const bool plain = plain_layout(g, Dir::backward_data);
+      Descs d = descs(e, plain);
+      cb::primitive_desc pd(
+          cb::desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, e.strides, e.dilates, e.pad_l, e.pad_r),
+          engine(), fwd_pd(e, false, plain));
       auto p = std::make_shared<Plan>();
       p->prim = cb(pd);
       add_arg(*p, DNNL_ARG_DIFF_DST, false, memory::desc(e.y, dt::f32, tag::nchw), pd.diff_dst_desc());
@@ -170,9 +223,11 @@ void backward_weights_f32(KernelArgs& a, const ref::ConvGeom& g) {
     auto plan = cached_plan(conv_key("conv2d_backward_weights", g, false), [&] {
       Geo e = geo(g);
       using cb = dnnl::convolution_backward_weights;
-      cb::primitive_desc pd(cb::desc(dnnl::algorithm::convolution_direct, anyd(e.x), anyd(e.w), anyd(e.y),
-                                     e.strides, e.dilates, e.pad_l, e.pad_r),
-                            engine(), fwd_pd(e, false));
+      const bool plain = plain_layout(g, Dir::backward_weights);
+      Descs d = descs(e, plain);
+      cb::primitive_desc pd(
+          cb::desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, e.strides, e.dilates, e.pad_l, e.pad_r),
+          engine(), fwd_pd(e, false, plain));
       auto p = std::make_shared<Plan>();
       p->prim = cb(pd);
       add_arg(*p, DNNL_ARG_DIFF_DST, false, memory::desc(e.y, dt::f32, tag::nchw), pd.diff_dst_desc());
