@@ -81,10 +81,44 @@ class PrecompDataset {
 // Official split mapping (--data_name): coco_butd: train/dev/testall; f30k_butd (and synth): train/dev/test.
 std::string split_name(const std::string& data_name, const std::string& role);  // role: train | val | test
 
+// ---- raw-image split (CNN branch, data/image_dataset.cpp) -------------------------------------------
+// A Karpathy-JSON split (data/karpathy.h) whose images the Loader decodes and transforms in its worker
+// threads. Image i owns captions 5i..5i+4, as in PrecompDataset.
+class ImageDataset {
+ public:
+  // `split` as load_karpathy takes it (train = train + restval, val/dev, test, restval, all). A split
+  // with no images is an error naming the file; image files are only opened when loaded.
+  static ImageDataset open(const std::string& json_path, const std::string& image_root, const std::string& split);
+  int64_t num_images() const;
+  int64_t num_captions() const { return 5 * num_images(); }
+  const std::string& caption(int64_t j) const;
+  const std::string& image_path(int64_t i) const;
+  // Image i decoded (stb_image) and transformed to f32 [3, crop_size, crop_size]: the training transform
+  // (RandomResizedCrop + flip + ImageNet normalisation, drawing from *rng) when rng is given, else the
+  // test transform (Resize(256 * crop / 224) + CenterCrop). Errors name the image file.
+  Tensor load(int64_t i, int64_t crop_size, std::mt19937_64* rng) const;
+  std::string describe() const;            // "dataset_synth.json val: 200 images, 1000 captions"
+
+ private:
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
+};
+
+// The Karpathy JSON of a raw-image --data_name in its folder: coco -> dataset_coco.json, f30k ->
+// dataset_flickr30k.json, synth -> dataset_synth.json (dive synth); images under data_path/images
+// (coco: images/train2014, images/val2014 as the JSON's filepath says; f30k: images/<file>), except synth,
+// whose JSON filepath already starts with images/.
+struct ImageSplitPaths {
+  std::string json, image_root;
+};
+// The roles train | val | test are also the Karpathy split names.
+ImageSplitPaths image_split_paths(const std::string& data_name, const std::string& data_path);
+
 // ---- batches --------------------------------------------------------------------------------------
 struct Batch {
-  Tensor images;        // f32 [B, N, D] zero-padded to the longest image in the batch
-  Tensor img_lengths;   // i64 [B]
+  Tensor images;        // f32 [B, N, D] zero-padded to the longest image in the batch, or (ImageDataset)
+                        // f32 [B, 3, crop_size, crop_size]
+  Tensor img_lengths;   // i64 [B]; undefined for raw images
   Tensor captions;      // i64 [5B, T] 0-padded, image-major: caption j belongs to image j / 5
   Tensor cap_lengths;   // i64 [5B]
   std::vector<int64_t> image_ids;  // dataset index of each image
@@ -99,6 +133,7 @@ struct LoaderOptions {
   bool train = true;               // augmentation only when true
   double caption_drop_prob = 0.2;  // official token mask/replace/delete augmentation
   double butd_drop_prob = 0.2;     // official region drop
+  int64_t crop_size = 224;         // raw images: the train/test transform's output size
   int64_t max_images = -1;         // use only the first max_images images (official COCO dev: 1000)
 };
 
@@ -106,6 +141,10 @@ struct LoaderOptions {
 class Loader {
  public:
   Loader(const PrecompDataset& ds, const Vocabulary& vocab, LoaderOptions opt);
+  // Raw images: each worker decodes and transforms the images of its batch (train transform when
+  // opt.train, seeded by sample_rng(seed, epoch, image) before the caption augmentation; else the test
+  // transform).
+  Loader(const ImageDataset& ds, const Vocabulary& vocab, LoaderOptions opt);
   ~Loader();
   void start_epoch(int64_t epoch);    // reshuffles with (seed, epoch); deterministic
   // The next batch of the current epoch (epoch 0 is started on the first call); false at the end of

@@ -1,5 +1,5 @@
-// Loader: worker threads claim batch numbers in order, build them (read regions out of the mapping,
-// augment, tokenize, collate) and park them in slots; next() hands them out in batch order. A worker
+// Loader: worker threads claim batch numbers in order, build them (read regions out of the mapping or
+// decode and transform raw images, augment, tokenize, collate) and park them in slots; next() hands them out in batch order. A worker
 // does not start batch b until b < delivered + capacity, which bounds the batches held in memory.
 // Everything random comes from sample_rng(seed, epoch, image), so batches are identical for any
 // number of workers. start_epoch() and the destructor cancel and join the workers of the running
@@ -10,6 +10,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "data/dataset.h"
@@ -28,6 +29,7 @@ struct Slot {
 
 struct Loader::Impl {
   PrecompDataset ds;
+  std::optional<ImageDataset> raw;  // set: raw images (CNN branch) instead of ds
   Vocabulary vocab;
   LoaderOptions opt;
   int64_t num_images = 0;
@@ -47,39 +49,26 @@ struct Loader::Impl {
   int64_t capacity() const { return std::max<int64_t>(2, 2 * opt.workers); }
 
   Batch build(int64_t b) const;
+  // The image part of batch `out` (image_ids set); draws each image's augmentation from rngs[k].
+  void collate_regions(Batch& out, std::vector<std::mt19937_64>& rngs) const;
+  void collate_raw(Batch& out, std::vector<std::mt19937_64>& rngs) const;
   void worker();
   void stop_workers();
 };
 
-Batch Loader::Impl::build(int64_t b) const {
-  int64_t first = b * opt.batch_size;
-  int64_t count = std::min(opt.batch_size, num_images - first);
-  const int64_t R = ds.regions(), D = ds.feature_dim();
+void Loader::Impl::collate_regions(Batch& out, std::vector<std::mt19937_64>& rngs) const {
+  const int64_t count = int64_t(out.image_ids.size()), R = ds.regions(), D = ds.feature_dim();
   std::vector<std::vector<int64_t>> keep(static_cast<size_t>(count));
-  std::vector<std::vector<int64_t>> caps(static_cast<size_t>(5 * count));
-  Batch out;
-  out.image_ids.resize(size_t(count));
   int64_t max_regions = 0;
-  size_t max_len = 0;
   for (int64_t k = 0; k < count; ++k) {
-    int64_t img = order[size_t(first + k)];
-    out.image_ids[size_t(k)] = img;
-    std::mt19937_64 rng = sample_rng(opt.seed, epoch, img);
     std::vector<int64_t>& kr = keep[size_t(k)];
     if (opt.train && opt.butd_drop_prob > 0) {
-      kr = drop_regions(R, opt.butd_drop_prob, rng);
+      kr = drop_regions(R, opt.butd_drop_prob, rngs[size_t(k)]);
     } else {
       kr.resize(size_t(R));
       for (int64_t r = 0; r < R; ++r) kr[size_t(r)] = r;
     }
     max_regions = std::max<int64_t>(max_regions, int64_t(kr.size()));
-    for (int64_t c = 0; c < 5; ++c) {
-      std::vector<int64_t> ids = vocab.encode(ds.caption(5 * img + c));
-      if (opt.train && opt.caption_drop_prob > 0)
-        ids = augment_caption(ids, opt.caption_drop_prob, vocab.size(), vocab.mask_id(), rng);
-      max_len = std::max(max_len, ids.size());
-      caps[size_t(5 * k + c)] = std::move(ids);
-    }
   }
   out.images = Tensor::zeros({count, max_regions, D}, DType::f32, kCPU);
   out.img_lengths = Tensor::empty({count}, DType::i64, kCPU);
@@ -92,6 +81,40 @@ Batch Loader::Impl::build(int64_t b) const {
     for (size_t r = 0; r < kr.size(); ++r)
       std::memcpy(dst + int64_t(r) * D, src + kr[r] * D, size_t(D) * sizeof(float));
     il[k] = int64_t(kr.size());
+  }
+}
+
+void Loader::Impl::collate_raw(Batch& out, std::vector<std::mt19937_64>& rngs) const {
+  const int64_t count = int64_t(out.image_ids.size()), S = opt.crop_size, plane = 3 * S * S;
+  out.images = Tensor::empty({count, 3, S, S}, DType::f32, kCPU);
+  float* dst = out.images.data<float>();
+  for (int64_t k = 0; k < count; ++k) {
+    Tensor x = raw->load(out.image_ids[size_t(k)], S, opt.train ? &rngs[size_t(k)] : nullptr).contiguous();
+    std::memcpy(dst + k * plane, x.data<float>(), size_t(plane) * sizeof(float));
+  }
+}
+
+Batch Loader::Impl::build(int64_t b) const {
+  int64_t first = b * opt.batch_size;
+  int64_t count = std::min(opt.batch_size, num_images - first);
+  Batch out;
+  out.image_ids.assign(order.begin() + first, order.begin() + first + count);
+  // one generator per image, used by the image augmentation first, then by its captions'
+  std::vector<std::mt19937_64> rngs;
+  for (int64_t img : out.image_ids) rngs.push_back(sample_rng(opt.seed, epoch, img));
+  if (raw) collate_raw(out, rngs);
+  else collate_regions(out, rngs);
+  std::vector<std::vector<int64_t>> caps(static_cast<size_t>(5 * count));
+  size_t max_len = 0;
+  for (int64_t k = 0; k < count; ++k) {
+    const int64_t img = out.image_ids[size_t(k)];
+    for (int64_t c = 0; c < 5; ++c) {
+      std::vector<int64_t> ids = vocab.encode(raw ? raw->caption(5 * img + c) : ds.caption(5 * img + c));
+      if (opt.train && opt.caption_drop_prob > 0)
+        ids = augment_caption(ids, opt.caption_drop_prob, vocab.size(), vocab.mask_id(), rngs[size_t(k)]);
+      max_len = std::max(max_len, ids.size());
+      caps[size_t(5 * k + c)] = std::move(ids);
+    }
   }
   out.captions = Tensor::zeros({5 * count, int64_t(max_len)}, DType::i64, kCPU);
   out.cap_lengths = Tensor::empty({5 * count}, DType::i64, kCPU);
@@ -135,18 +158,37 @@ void Loader::Impl::stop_workers() {
   stop = false;
 }
 
-Loader::Loader(const PrecompDataset& ds, const Vocabulary& vocab, LoaderOptions opt)
-    : impl_(std::make_unique<Impl>()) {
+namespace {
+
+void check_options(const LoaderOptions& opt) {
   DIVE_CHECK(opt.batch_size > 0, "Loader: batch_size must be positive, got ", opt.batch_size);
   DIVE_CHECK(opt.workers >= 0, "Loader: workers must be >= 0, got ", opt.workers);
   DIVE_CHECK(opt.caption_drop_prob >= 0 && opt.caption_drop_prob <= 1 && opt.butd_drop_prob >= 0 &&
                  opt.butd_drop_prob < 1,
              "Loader: drop probabilities must lie in [0, 1), got caption ", opt.caption_drop_prob, ", butd ",
              opt.butd_drop_prob);
+}
+
+int64_t used_images(const LoaderOptions& opt, int64_t n) { return opt.max_images >= 0 ? std::min(opt.max_images, n) : n; }
+
+}  // namespace
+
+Loader::Loader(const PrecompDataset& ds, const Vocabulary& vocab, LoaderOptions opt)
+    : impl_(std::make_unique<Impl>()) {
+  check_options(opt);
   impl_->ds = ds;
   impl_->vocab = vocab;
   impl_->opt = opt;
-  impl_->num_images = opt.max_images >= 0 ? std::min(opt.max_images, ds.num_images()) : ds.num_images();
+  impl_->num_images = used_images(opt, ds.num_images());
+}
+
+Loader::Loader(const ImageDataset& ds, const Vocabulary& vocab, LoaderOptions opt) : impl_(std::make_unique<Impl>()) {
+  check_options(opt);
+  DIVE_CHECK(opt.crop_size > 0, "Loader: crop_size must be positive, got ", opt.crop_size);
+  impl_->raw = ds;
+  impl_->vocab = vocab;
+  impl_->opt = opt;
+  impl_->num_images = used_images(opt, ds.num_images());
 }
 
 Loader::~Loader() { impl_->stop_workers(); }

@@ -1,9 +1,11 @@
-// dive encode: eval-mode embeddings of every image and caption of a BUTD precomp split, written as an
-// embedding index folder (tools/embedding_index.h) for `dive search`.
+// dive encode: eval-mode embeddings of every image and caption of a BUTD precomp split (or, for the CNN
+// branch, of a raw-image Karpathy split), written as an embedding index folder (tools/embedding_index.h)
+// for `dive search`.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 
+#include "tools/checkpoint.h"
 #include "tools/commands.h"
 #include "tools/embedding_index.h"
 #include "tools/session.h"
@@ -14,13 +16,17 @@ int cmd_encode(const std::vector<std::string>& args) {
   model::ModelConfig cfg;
   model::OptionSet opts;
   model::add_model_options(opts, cfg);
-  std::string checkpoint, data_path, vocab_path, split = "test", out, device = "cpu";
+  std::string checkpoint, data_path, vocab_path, split = "test", out, device = "cpu", data_name = "coco_butd";
   int64_t batch_size_eval = 256;
   bool help = false;
   opts.add("checkpoint", &checkpoint, "checkpoint or weights file (safetensors)");
-  opts.add("data_path", &data_path, "folder with {split}_ims.npy and {split}_caps.txt");
+  opts.add("data_path", &data_path,
+           "region features: the folder with {split}_ims.npy and {split}_caps.txt; raw images (CNN branch): the "
+           "folder with dataset_{coco,flickr30k,synth}.json");
+  opts.add("data_name", &data_name, "coco_butd, f30k_butd, coco, f30k or synth (default: the checkpoint's)",
+           {"coco_butd", "f30k_butd", "coco", "f30k", "synth"});
   opts.add("vocab_path", &vocab_path, "vocabulary file or a folder holding vocab.txt");
-  opts.add("split", &split, "split to encode (test, testall, dev, train)");
+  opts.add("split", &split, "split to encode (test, testall, dev, train; raw images: test, val, train)");
   opts.add("out", &out, "output folder: img_emb.npy, txt_emb.npy, captions.txt, meta.json");
   opts.add("device", &device, "ref, cpu, cuda or cuda:N");
   opts.add("batch_size_eval", &batch_size_eval, "images/captions per encoding batch (captions are padded per batch)");
@@ -41,14 +47,17 @@ int cmd_encode(const std::vector<std::string>& args) {
   Device dev = Device::parse(device);
   std::string vfile = std::filesystem::is_directory(vocab_path) ? vocab_path + "/vocab.txt" : vocab_path;
   data::Vocabulary vocab = data::Vocabulary::load(vfile);
-  data::PrecompDataset ds = data::PrecompDataset::open(data_path, split);
+  // the checkpoint's options, then the flags, say which image tower (cnn_type) and hence which data
+  opts.load_ini_text(checkpoint_options(checkpoint), checkpoint + " (stored options)", true);
+  opts.parse_args(args);
+  SplitData ds = open_split(cfg, data_name, data_path, split);
   cfg.vocab_size = vocab.size();
-  cfg.img_dim = ds.feature_dim();
+  if (ds.precomp) cfg.img_dim = ds.precomp->feature_dim();
   auto m = load_model_for_inference(args, opts, cfg, checkpoint, dev);
   DIVE_CHECK(cfg.vocab_size == vocab.size(), "encode: the checkpoint has a ", cfg.vocab_size,
              "-word vocabulary but ", vfile, " has ", vocab.size());
-  DIVE_CHECK(cfg.img_dim == ds.feature_dim(), "encode: the checkpoint expects ", cfg.img_dim,
-             "-dim region features but ", data_path, " has ", ds.feature_dim());
+  DIVE_CHECK(!ds.precomp || cfg.img_dim == ds.precomp->feature_dim(), "encode: the checkpoint expects ", cfg.img_dim,
+             "-dim region features but ", data_path, " has ", ds.precomp ? ds.precomp->feature_dim() : 0);
   std::printf("%s\n", ds.describe().c_str());
   auto t0 = std::chrono::steady_clock::now();
   Encoded e = encode_split(*m, ds, vocab, dev, batch_size_eval, true);

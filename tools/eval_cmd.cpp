@@ -1,4 +1,5 @@
-// dive eval: the official evaluation protocol (eval.py) on a BUTD precomp split.
+// dive eval: the official evaluation protocol (eval.py) on a BUTD precomp split or, for the CNN branch, on
+// the raw images of a Karpathy split (test transform).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -31,10 +32,14 @@ int cmd_eval(const std::vector<std::string>& args) {
   int64_t batch_size_eval = 256;
   bool help = false;
   opts.add("checkpoint", &checkpoint, "checkpoint or weights file (safetensors)");
-  opts.add("data_path", &data_path, "folder with {split}_ims.npy and {split}_caps.txt");
+  opts.add("data_path", &data_path,
+           "region features: the folder with {split}_ims.npy and {split}_caps.txt; raw images (CNN branch): the "
+           "folder with dataset_{coco,flickr30k,synth}.json");
   opts.add("vocab_path", &vocab_path, "vocabulary file or a folder holding vocab.txt");
-  opts.add("split", &split, "split: test, testall (COCO 5K + 1K folds) or dev");
-  opts.add("data_name", &data_name, "coco_butd, f30k_butd or synth", {"coco_butd", "f30k_butd", "synth"});
+  opts.add("split", &split,
+           "split: test, testall (COCO 5K + 1K folds) or dev; raw images: test (COCO: 5K + 1K folds), val or train");
+  opts.add("data_name", &data_name, "coco_butd, f30k_butd, coco, f30k or synth (default: the checkpoint's)",
+           {"coco_butd", "f30k_butd", "coco", "f30k", "synth"});
   opts.add("device", &device, "ref, cpu, cuda or cuda:N");
   opts.add("json", &json, "also write the metrics as JSON to this file");
   opts.add("batch_size_eval", &batch_size_eval, "images/captions per encoding batch");
@@ -51,9 +56,12 @@ int cmd_eval(const std::vector<std::string>& args) {
   Device dev = Device::parse(device);
   std::string vfile = std::filesystem::is_directory(vocab_path) ? vocab_path + "/vocab.txt" : vocab_path;
   data::Vocabulary vocab = data::Vocabulary::load(vfile);
-  data::PrecompDataset ds = data::PrecompDataset::open(data_path, split);
+  // the checkpoint's options, then the flags, say which image tower (cnn_type) and hence which data
+  opts.load_ini_text(checkpoint_options(checkpoint), checkpoint + " (stored options)", true);
+  opts.parse_args(args);
+  SplitData ds = open_split(cfg, data_name, data_path, split);
   cfg.vocab_size = vocab.size();
-  cfg.img_dim = ds.feature_dim();
+  if (ds.precomp) cfg.img_dim = ds.precomp->feature_dim();
   auto m = load_model_for_inference(args, opts, cfg, checkpoint, dev);
   DIVE_CHECK(cfg.vocab_size == vocab.size(), "eval: the checkpoint has a ", cfg.vocab_size, "-word vocabulary but ",
              vfile, " has ", vocab.size());

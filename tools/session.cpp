@@ -16,19 +16,33 @@ model::Batch to_model_batch(const data::Batch& b, Device dev) {
           b.cap_lengths.to(dev)};
 }
 
-Encoded encode_split(model::DiveModel& m, const data::PrecompDataset& ds, const data::Vocabulary& vocab, Device dev,
-                     int64_t batch, bool progress) {
+Encoded encode_split(model::DiveModel& m, const SplitData& ds, const data::Vocabulary& vocab, Device dev,
+                     int64_t batch, bool progress, int64_t workers) {
   m.eval();
   NoGradGuard ng;
   int64_t N = ds.num_images(), C = ds.num_captions();
   std::vector<Tensor> imgs, txts;
   Progress bar("encode", N + C);
-  for (int64_t i = 0; i < N; i += batch) {
+  if (ds.images) {
+    data::LoaderOptions lo;
+    lo.batch_size = batch;
+    lo.shuffle = false;
+    lo.train = false;
+    lo.workers = workers;
+    lo.crop_size = m.cfg.crop_size;
+    std::unique_ptr<data::Loader> loader = ds.loader(vocab, lo);
+    data::Batch db;
+    for (int64_t i = 0; loader->next(db); i += int64_t(db.image_ids.size())) {
+      imgs.push_back(m.encode_images(db.images.to(dev), Tensor()).emb.to(kCPU));
+      if (progress) bar.update(i + int64_t(db.image_ids.size()));
+    }
+  }
+  for (int64_t i = 0; ds.precomp && i < N; i += batch) {
     int64_t n = std::min(batch, N - i);
     std::vector<Tensor> rows;
-    for (int64_t k = 0; k < n; ++k) rows.push_back(ds.image(i + k));
+    for (int64_t k = 0; k < n; ++k) rows.push_back(ds.precomp->image(i + k));
     Tensor x = stack(rows, 0).to(dev);
-    Tensor len = Tensor::full({n}, double(ds.regions()), DType::i64, dev);
+    Tensor len = Tensor::full({n}, double(ds.precomp->regions()), DType::i64, dev);
     imgs.push_back(m.encode_images(x, len).emb.to(kCPU));
     if (progress) bar.update(i + n);
   }

@@ -7,6 +7,7 @@
 #include "data/dataset.h"
 #include "model/retrieval.h"
 #include "model/vse.h"
+#include "tools/split_data.h"
 
 namespace dive::tools {
 
@@ -17,9 +18,10 @@ struct Encoded {
   Tensor txt;  // [5N, K, D] on the host
 };
 // Eval-mode embeddings of every image and caption of a split (captions in dataset order, in batches of
-// `batch` as the official eval loader).
-Encoded encode_split(model::DiveModel& m, const data::PrecompDataset& ds, const data::Vocabulary& vocab, Device dev,
-                     int64_t batch = 256, bool progress = false);
+// `batch` as the official eval loader). Raw images are decoded and given the test transform
+// (m.cfg.crop_size) by `workers` loader threads, `batch` images at a time.
+Encoded encode_split(model::DiveModel& m, const SplitData& ds, const data::Vocabulary& vocab, Device dev,
+                     int64_t batch = 256, bool progress = false, int64_t workers = 2);
 // Recall on a split: COCO 5K folds when the split has 5000 images ("1K" and "5K" rows), else one row.
 std::vector<std::pair<std::string, model::RecallMetrics>> evaluate(const model::ModelConfig& c, const Encoded& e);
 

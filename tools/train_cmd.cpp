@@ -1,4 +1,5 @@
-// dive train: the official training recipe (train.py + train_eval_coco.sh) on BUTD precomp data.
+// dive train: the official training recipe (train.py + train_eval_coco.sh) on BUTD precomp data, or on
+// raw images with the CNN branch (--cnn_type resnet*).
 #include <csignal>
 #include <cmath>
 #include <cstdio>
@@ -22,8 +23,13 @@ void on_sigint(int) { g_interrupted = 1; }
 }  // namespace
 
 void add_train_options(model::OptionSet& s, TrainOptions& o) {
-  s.add("data_name", &o.data_name, "dataset: coco_butd, f30k_butd or synth (dive synth)", {"coco_butd", "f30k_butd", "synth"});
-  s.add("data_path", &o.data_path, "folder with {split}_ims.npy and {split}_caps.txt");
+  s.add("data_name", &o.data_name,
+        "dataset: coco_butd, f30k_butd (region features), coco, f30k (raw images, --cnn_type resnet*) or synth "
+        "(dive synth: either)",
+        {"coco_butd", "f30k_butd", "coco", "f30k", "synth"});
+  s.add("data_path", &o.data_path,
+        "region features: the folder with {split}_ims.npy and {split}_caps.txt; raw images: the folder with "
+        "dataset_{coco,flickr30k,synth}.json");
   s.add("vocab_path", &o.vocab_path, "vocabulary file (one token per line) or a folder holding vocab.txt");
   s.add("logger_name", &o.logger_name, "run folder: checkpoints and log.jsonl");
   s.add("resume", &o.resume, "checkpoint to continue from");
@@ -93,10 +99,10 @@ TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const st
   Device dev = Device::parse(o.device);
 
   data::Vocabulary vocab = data::Vocabulary::load(vocab_file(o.vocab_path));
-  data::PrecompDataset train_ds = data::PrecompDataset::open(o.data_path, data::split_name(o.data_name, "train"));
-  data::PrecompDataset val_ds = data::PrecompDataset::open(o.data_path, data::split_name(o.data_name, "val"));
+  SplitData train_ds = open_split(cfg, o.data_name, o.data_path, role_split(cfg, o.data_name, "train"));
+  SplitData val_ds = open_split(cfg, o.data_name, o.data_path, role_split(cfg, o.data_name, "val"));
   cfg.vocab_size = vocab.size();
-  cfg.img_dim = train_ds.feature_dim();
+  if (train_ds.precomp) cfg.img_dim = train_ds.precomp->feature_dim();
   std::printf("train: %s\nval:   %s\nvocabulary: %lld words\n", train_ds.describe().c_str(), val_ds.describe().c_str(),
               (long long)vocab.size());
 
@@ -108,17 +114,22 @@ TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const st
   std::printf("model: %lld parameters, K = %lld/%lld, device %s\n", (long long)m.num_parameters(),
               (long long)cfg.img_num_embeds, (long long)cfg.txt_num_embeds, dev.str().c_str());
 
-  // the official parameter groups (train.py)
+  // the official parameter groups (train.py): the image encoder without its CNN; the CNN at the base lr
+  // (empty for BUTD; without --img_finetune its parameters never get a gradient, so AdamW leaves them
+  // alone, weight decay included); the text encoder without its set module; the text set module
   optim::ParamGroup g_img{"img_enc", {}, 0, o.lr * o.img_pie_lr_scale, o.weight_decay};
+  optim::ParamGroup g_cnn{"img_enc.cnn", {}, 0, o.lr, o.weight_decay};
   optim::ParamGroup g_txt{"txt_enc", {}, 0, o.lr * o.txt_lr_scale, o.weight_decay};
   optim::ParamGroup g_txt_spm{"txt_enc.spm", {}, 0, o.lr * o.txt_pie_lr_scale, o.weight_decay};
   for (auto& [name, p] : m.named_parameters()) {
-    if (name.rfind("img_enc.", 0) == 0) g_img.params.push_back(p);
+    if (name.rfind("img_enc.cnn.", 0) == 0) g_cnn.params.push_back(p);
+    else if (name.rfind("img_enc.", 0) == 0) g_img.params.push_back(p);
     else if (name.rfind("txt_enc.spm.", 0) == 0) g_txt_spm.params.push_back(p);
     else g_txt.params.push_back(p);
   }
-  for (auto* g : {&g_img, &g_txt, &g_txt_spm}) g->lr = g->initial_lr;
-  optim::Adam opt({g_img, g_txt, g_txt_spm}, o.optimizer == "adamw");
+  for (auto* g : {&g_img, &g_cnn, &g_txt, &g_txt_spm}) g->lr = g->initial_lr;
+  optim::Adam opt({g_img, g_cnn, g_txt, g_txt_spm}, o.optimizer == "adamw");
+  const size_t txt_group = 2;  // its lr goes into the progress line
   std::vector<Tensor> params = m.parameters();
 
   TrainState st;
@@ -150,8 +161,9 @@ TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const st
   lo.seed = uint64_t(o.seed);
   lo.caption_drop_prob = o.caption_drop_prob;
   lo.butd_drop_prob = o.butd_drop_prob;
-  data::Loader loader(train_ds, vocab, lo);
-  int64_t per_epoch = loader.batches_per_epoch(), total_steps = per_epoch * o.num_epochs;
+  lo.crop_size = cfg.crop_size;
+  std::unique_ptr<data::Loader> loader = train_ds.loader(vocab, lo);
+  int64_t per_epoch = loader->batches_per_epoch(), total_steps = per_epoch * o.num_epochs;
   if (o.max_steps >= 0) total_steps = std::min(total_steps, o.max_steps);
 
   std::signal(SIGINT, on_sigint);
@@ -159,15 +171,15 @@ TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const st
   for (int64_t epoch = st.epoch; epoch < o.num_epochs && st.step < total_steps; ++epoch) {
     m.train();
     if (o.tri_mean_to_max) m.cfg.max_violation = epoch >= o.warm_epoch;  // official tri_mean_to_max()
-    loader.start_epoch(epoch);
+    loader->start_epoch(epoch);
     Progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.num_epochs), per_epoch);
     data::Batch db;
     int64_t in_epoch = 0, images = 0;
     auto t0 = std::chrono::steady_clock::now();
     // skip the batches a resumed run already consumed in this epoch (same order: seeded by epoch)
     int64_t skip = st.step - epoch * per_epoch;
-    while (skip-- > 0 && loader.next(db)) ++in_epoch;
-    while (st.step < total_steps && loader.next(db)) {
+    while (skip-- > 0 && loader->next(db)) ++in_epoch;
+    while (st.step < total_steps && loader->next(db)) {
       if (o.lr_scheduler == "cosine") optim::cosine_schedule(opt, st.step, per_epoch * o.num_epochs);
       else optim::step_schedule(opt, epoch, o.lr_step_size, o.lr_step_gamma);
       opt.zero_grad();
@@ -193,7 +205,7 @@ TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const st
         char extra[256];
         std::snprintf(extra, sizeof extra, "%.1f img/s loss %.4f (i2t %.4f t2i %.4f mmd %.4f unif %.4f) lr %.2e",
                       double(images) / std::max(el, 1e-9), loss, out.loss.i2t.item<double>(), out.loss.t2i.item<double>(),
-                      out.loss.mmd.item<double>(), out.loss.unif.item<double>(), opt.groups()[1].lr);
+                      out.loss.mmd.item<double>(), out.loss.unif.item<double>(), opt.groups()[txt_group].lr);
         bar.update(in_epoch, extra);
         log << "{\"type\": \"step\", \"epoch\": " << epoch << ", \"step\": " << st.step << ", \"loss\": " << loss
             << ", \"i2t\": " << out.loss.i2t.item<double>() << ", \"t2i\": " << out.loss.t2i.item<double>()
@@ -214,7 +226,7 @@ TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const st
     if (in_epoch == per_epoch) st.epoch = epoch + 1;
     bool validate = (epoch + 1) % o.eval_epoch == 0 || st.epoch == o.num_epochs || st.step >= total_steps;
     if (validate) {
-      Encoded e = encode_split(m, val_ds, vocab, dev);
+      Encoded e = encode_split(m, val_ds, vocab, dev, 256, false, o.workers);
       auto rows = evaluate(cfg, e);
       const model::RecallMetrics& r = rows.back().second;
       result.last_eval = r;
