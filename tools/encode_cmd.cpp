@@ -28,7 +28,8 @@ int cmd_encode(const std::vector<std::string>& args) {
   opts.add("vocab_path", &vocab_path, "vocabulary file or a folder holding vocab.txt");
   opts.add("split", &split, "split to encode (test, testall, dev, train; raw images: test, val, train)");
   opts.add("out", &out, "output folder: img_emb.npy, txt_emb.npy, captions.txt, meta.json");
-  opts.add("device", &device, "ref, cpu, cuda or cuda:N");
+  DeviceFlags dflags;
+  add_device_options(opts, &device, &dflags);
   opts.add("batch_size_eval", &batch_size_eval, "images/captions per encoding batch (captions are padded per batch)");
   opts.add("help", &help, "show the flags");
   auto rest = opts.parse_args(args);
@@ -44,7 +45,7 @@ int cmd_encode(const std::vector<std::string>& args) {
   DIVE_CHECK(!checkpoint.empty() && !data_path.empty() && !vocab_path.empty() && !out.empty(),
              "encode: --checkpoint, --data_path, --vocab_path and --out are required");
   DIVE_CHECK(batch_size_eval >= 1, "encode: --batch_size_eval must be >= 1, got ", batch_size_eval);
-  Device dev = Device::parse(device);
+  Device dev = open_device(device, dflags);
   std::string vfile = std::filesystem::is_directory(vocab_path) ? vocab_path + "/vocab.txt" : vocab_path;
   data::Vocabulary vocab = data::Vocabulary::load(vfile);
   // the checkpoint's options, then the flags, say which image tower (cnn_type) and hence which data

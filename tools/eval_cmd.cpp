@@ -40,7 +40,8 @@ int cmd_eval(const std::vector<std::string>& args) {
            "split: test, testall (COCO 5K + 1K folds) or dev; raw images: test (COCO: 5K + 1K folds), val or train");
   opts.add("data_name", &data_name, "coco_butd, f30k_butd, coco, f30k or synth (default: the checkpoint's)",
            {"coco_butd", "f30k_butd", "coco", "f30k", "synth"});
-  opts.add("device", &device, "ref, cpu, cuda or cuda:N");
+  DeviceFlags dflags;
+  add_device_options(opts, &device, &dflags);
   opts.add("json", &json, "also write the metrics as JSON to this file");
   opts.add("batch_size_eval", &batch_size_eval, "images/captions per encoding batch");
   opts.add("help", &help, "show the flags");
@@ -53,7 +54,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   DIVE_CHECK(rest.empty(), "eval: unexpected argument '", rest.empty() ? "" : rest[0], "'");
   DIVE_CHECK(!checkpoint.empty() && !data_path.empty() && !vocab_path.empty(),
              "eval: --checkpoint, --data_path and --vocab_path are required");
-  Device dev = Device::parse(device);
+  Device dev = open_device(device, dflags);
   std::string vfile = std::filesystem::is_directory(vocab_path) ? vocab_path + "/vocab.txt" : vocab_path;
   data::Vocabulary vocab = data::Vocabulary::load(vfile);
   // the checkpoint's options, then the flags, say which image tower (cnn_type) and hence which data
@@ -68,7 +69,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   std::printf("%s\n", ds.describe().c_str());
   auto t0 = std::chrono::steady_clock::now();
   Encoded e = encode_split(*m, ds, vocab, dev, batch_size_eval, true);
-  auto rows = evaluate(cfg, e);
+  auto rows = evaluate(cfg, e, dev);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("%s", model::format_table(rows).c_str());
   std::printf("(%s similarity, %s, %.1f s)\n", cfg.eval_similarity.c_str(), dev.str().c_str(), secs);

@@ -72,7 +72,8 @@ int cmd_search(const std::vector<std::string>& args) {
   opts.add("text", &text, "text query: rank the index's images for this caption");
   opts.add("image_id", &image_id, "image query: rank the index's captions for image row I");
   opts.add("topk", &topk, "results to show");
-  opts.add("device", &device, "ref, cpu, cuda or cuda:N");
+  DeviceFlags dflags;
+  add_device_options(opts, &device, &dflags);
   opts.add("json", &json_out, "also write the results as JSON to this file");
   opts.add("help", &help, "show the flags");
   auto rest = opts.parse_args(args);
@@ -96,7 +97,7 @@ int cmd_search(const std::vector<std::string>& args) {
   DIVE_CHECK(text_query != (image_id >= 0), "search: give exactly one of --text \"...\" and --image_id I",
              image_id < -1 ? " (image ids are >= 0)" : "");
   DIVE_CHECK(topk >= 1, "search: --topk must be >= 1, got ", topk);
-  Device dev = Device::parse(device);
+  Device dev = open_device(device, dflags);
   EmbeddingIndex x = load_index(index_dir);
   const int64_t N = x.img.size(0), C = x.txt.size(0);
   std::string vfile = std::filesystem::is_directory(vocab_path) ? vocab_path + "/vocab.txt" : vocab_path;

@@ -6,7 +6,11 @@
 #include <cstdio>
 
 #include "data/glove.h"
+#include "lib/ops/dispatch.h"
 #include "lib/ops/ops.h"
+#if DIVE_HAVE_CUDA
+#include "lib/backend/cuda/device.h"
+#endif
 
 namespace dive::tools {
 
@@ -67,8 +71,9 @@ Encoded encode_split(model::DiveModel& m, const SplitData& ds, const data::Vocab
   return {cat(imgs, 0), cat(txts, 0)};
 }
 
-std::vector<std::pair<std::string, model::RecallMetrics>> evaluate(const model::ModelConfig& c, const Encoded& e) {
-  Tensor s = model::similarity_matrix(e.img, e.txt, c.eval_similarity, c.temperature, c.denominator);
+std::vector<std::pair<std::string, model::RecallMetrics>> evaluate(const model::ModelConfig& c, const Encoded& e,
+                                                                   Device dev) {
+  Tensor s = model::similarity_matrix(e.img.to(dev), e.txt.to(dev), c.eval_similarity, c.temperature, c.denominator);
   std::vector<std::pair<std::string, model::RecallMetrics>> rows;
   int64_t N = s.size(0);
   if (N == 5000) rows.emplace_back("COCO 1K", model::recall_metrics_folds(s, 1000));
@@ -129,6 +134,29 @@ void init_word_embeddings(model::DiveModel& m, const data::Vocabulary& vocab, co
   w.copy_(host.to(w.dtype()).to(w.device()));
   std::printf("Words: %lld/%lld found in vocabulary; %lld words missing\n", (long long)found, (long long)V,
               (long long)(V - found));
+}
+
+void add_device_options(model::OptionSet& s, std::string* device, DeviceFlags* flags) {
+  s.add("device", device, "ref, cpu, cuda or cuda:N");
+  s.add("allow_tf32", &flags->allow_tf32, "GPU: TF32 tensor-core math for f32 matrix products and convolutions");
+  s.add("nondeterministic", &flags->nondeterministic, "GPU: allow atomics and any cuDNN algorithm (faster, not bit-reproducible)");
+}
+
+Device open_device(const std::string& device, const DeviceFlags& flags) {
+  Device d = Device::parse(device);
+  if (d.kind == DeviceKind::cuda) {
+    DIVE_CHECK(backend_available(DeviceKind::cuda), "--device ", device,
+               ": no CUDA device is available (this build ", DIVE_HAVE_CUDA ? "has the CUDA backend, but no GPU or driver was found)"
+                                                                          : "was configured without CUDA)");
+#if DIVE_HAVE_CUDA
+    DIVE_CHECK(d.index >= 0 && d.index < cuda::device_count(), "--device ", device, ": only ", cuda::device_count(),
+               " CUDA device(s) present (cuda:0 .. cuda:", cuda::device_count() - 1, ")");
+    cuda::set_allow_tf32(flags.allow_tf32);
+    cuda::set_deterministic(!flags.nondeterministic);
+#endif
+  }
+  (void)flags;
+  return d;
 }
 
 }  // namespace dive::tools

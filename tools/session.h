@@ -5,6 +5,7 @@
 #include <string>
 
 #include "data/dataset.h"
+#include "model/config.h"
 #include "model/retrieval.h"
 #include "model/vse.h"
 #include "tools/split_data.h"
@@ -12,6 +13,18 @@
 namespace dive::tools {
 
 model::Batch to_model_batch(const data::Batch& b, Device dev);
+
+// The GPU switches every command takes with --device: --allow_tf32 (TF32 tensor-core math for f32
+// matrix products and convolutions; off by default so that results match the CPU backends) and
+// --nondeterministic (lets kernels use atomics and cuDNN any algorithm; by default two runs are
+// bit-identical).
+struct DeviceFlags {
+  bool allow_tf32 = false;
+  bool nondeterministic = false;
+};
+void add_device_options(model::OptionSet& s, std::string* device, DeviceFlags* flags);
+// Parses --device, checks that the device exists ("--device cuda:1: ...") and applies the flags.
+Device open_device(const std::string& device, const DeviceFlags& flags);
 
 struct Encoded {
   Tensor img;  // [N, K, D] on the host
@@ -23,7 +36,9 @@ struct Encoded {
 Encoded encode_split(model::DiveModel& m, const SplitData& ds, const data::Vocabulary& vocab, Device dev,
                      int64_t batch = 256, bool progress = false, int64_t workers = 2);
 // Recall on a split: COCO 5K folds when the split has 5000 images ("1K" and "5K" rows), else one row.
-std::vector<std::pair<std::string, model::RecallMetrics>> evaluate(const model::ModelConfig& c, const Encoded& e);
+// The similarity matrix is computed on `dev` (the embeddings are moved there; the matrix comes back).
+std::vector<std::pair<std::string, model::RecallMetrics>> evaluate(const model::ModelConfig& c, const Encoded& e,
+                                                                   Device dev = kCPU);
 
 // A one-line progress display with rate and ETA ("\r" on a terminal, a line per update otherwise).
 class Progress {

@@ -8,6 +8,7 @@
 #include "lib/io/safetensors.h"
 #include "lib/ops/ops.h"
 #include "tools/commands.h"
+#include "tools/session.h"
 
 namespace dive::tools {
 
@@ -121,7 +122,8 @@ int cmd_step(const std::vector<std::string>& args) {
   opts.add("batch", &batch, "batch (safetensors: images, img_lengths, captions, cap_lengths)");
   opts.add("init", &init, "'deterministic': closed-form weights (tools/reference/det_init.py) instead of --weights");
   opts.add("out", &out, "output safetensors file");
-  opts.add("device", &device, "ref, cpu, cuda or cuda:N");
+  DeviceFlags dflags;
+  add_device_options(opts, &device, &dflags);
   opts.add("eval", &eval, "eval mode: embeddings only, BatchNorm running statistics");
   opts.add("help", &help, "show the flags");
   auto rest = opts.parse_args(args);
@@ -138,11 +140,11 @@ int cmd_step(const std::vector<std::string>& args) {
   DIVE_CHECK(!out.empty(), "step: --out is required");
   std::map<std::string, Tensor> result;
   if (init.empty()) {
-    result = run_step(cfg, weights, batch, Device::parse(device), eval);
+    result = run_step(cfg, weights, batch, open_device(device, dflags), eval);
   } else {
     model::DiveModel m(cfg);
     deterministic_init(m);
-    result = run_step(m, batch, Device::parse(device), eval);
+    result = run_step(m, batch, open_device(device, dflags), eval);
   }
   io::save_safetensors(out, result, {{"tool", "dive step"}, {"device", device}});
   if (result.count("loss"))

@@ -4,11 +4,13 @@
 
 #include "model/config.h"
 #include "model/retrieval.h"
+#include "tools/session.h"
 
 namespace dive::tools {
 
 struct TrainOptions {
   std::string data_name = "coco_butd", data_path, vocab_path, logger_name = "runs/dive", resume, device = "cpu";
+  DeviceFlags device_flags;  // --allow_tf32, --nondeterministic
   std::string optimizer = "adamw", lr_scheduler = "cosine", wemb_type = "none", wemb_path;
   int64_t batch_size = 200, num_epochs = 80, workers = 2, log_step = 10, eval_epoch = 1, lr_step_size = 30;
   int64_t seed = 0, max_steps = -1, warm_epoch = 0;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "lib/ops/dispatch.h"
 #include "lib/ops/ops.h"
 #include "lib/optim/optimizer.h"
 #include "tools/checkpoint.h"
@@ -33,7 +34,7 @@ void add_train_options(model::OptionSet& s, TrainOptions& o) {
   s.add("vocab_path", &o.vocab_path, "vocabulary file (one token per line) or a folder holding vocab.txt");
   s.add("logger_name", &o.logger_name, "run folder: checkpoints and log.jsonl");
   s.add("resume", &o.resume, "checkpoint to continue from");
-  s.add("device", &o.device, "ref, cpu, cuda or cuda:N");
+  add_device_options(s, &o.device, &o.device_flags);
   s.add("optimizer", &o.optimizer, "adamw or adam", {"adamw", "adam"});
   s.add("lr_scheduler", &o.lr_scheduler, "cosine (per iteration) or step (per epoch)", {"cosine", "step"});
   s.add("batch_size", &o.batch_size, "images per batch (each with its 5 captions)");
@@ -96,7 +97,7 @@ int cmd_train(const std::vector<std::string>& args) {
 
 TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const std::string& options_dump) {
   TrainResult result;
-  Device dev = Device::parse(o.device);
+  Device dev = open_device(o.device, o.device_flags);
 
   data::Vocabulary vocab = data::Vocabulary::load(vocab_file(o.vocab_path));
   SplitData train_ds = open_split(cfg, o.data_name, o.data_path, role_split(cfg, o.data_name, "train"));
@@ -184,6 +185,10 @@ TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const st
       else optim::step_schedule(opt, epoch, o.lr_step_size, o.lr_step_gamma);
       opt.zero_grad();
       model::StepOutput out = m.forward(to_model_batch(db, dev));
+      out.loss.total.backward();
+      if (o.grad_clip > 0) optim::clip_grad_norm(params, o.grad_clip);
+      // The loss is read back once the whole step is queued (on a GPU, reading it earlier would stall the
+      // stream between forward and backward). A non-finite loss stops before anything is saved.
       double loss = out.loss.total.item<double>();
       if (!finite(loss)) {
         std::fprintf(stderr, "\nerror: loss is %f at epoch %lld step %lld; stopping. The last good checkpoint is %s\n",
@@ -194,8 +199,6 @@ TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const st
       if (result.steps == 0 && st.step == 0) result.first_loss = loss;
       result.last_loss = loss;
       result.steps = st.step + 1;
-      out.loss.total.backward();
-      if (o.grad_clip > 0) optim::clip_grad_norm(params, o.grad_clip);
       opt.step();
       ++st.step;
       ++in_epoch;
@@ -223,11 +226,16 @@ TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const st
       }
     }
     std::fprintf(stderr, "\n");
+    if (dev.kind == DeviceKind::cuda) {
+      DeviceMemory mem = device_memory(dev);
+      std::printf("epoch %lld: peak GPU memory %.0f MiB in tensors (%.0f MiB reserved by the caching allocator)\n",
+                  (long long)(epoch + 1), double(mem.peak_allocated) / 1048576.0, double(mem.peak_reserved) / 1048576.0);
+    }
     if (in_epoch == per_epoch) st.epoch = epoch + 1;
     bool validate = (epoch + 1) % o.eval_epoch == 0 || st.epoch == o.num_epochs || st.step >= total_steps;
     if (validate) {
       Encoded e = encode_split(m, val_ds, vocab, dev, 256, false, o.workers);
-      auto rows = evaluate(cfg, e);
+      auto rows = evaluate(cfg, e, dev);
       const model::RecallMetrics& r = rows.back().second;
       result.last_eval = r;
       std::printf("validation after epoch %lld:\n%s", (long long)(epoch + 1), model::format_table(rows).c_str());
