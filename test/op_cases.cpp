@@ -202,6 +202,10 @@ std::vector<OpCase> build() {
   push({"adaptive_avg_pool2d_1x1", ap, {{{2, 3, 3, 4}}}, [](const V& x) { return adaptive_avg_pool2d(x[0], {1, 1}); }});
   push({"adaptive_avg_pool2d_5x3_to_3x2", ap, {{{1, 2, 5, 3}, N, S}},
        [](const V& x) { return adaptive_avg_pool2d(x[0], {3, 2}); }});
+  // composite (slices + max): checks the windows and the row-major first-maximum rule on every backend
+  push({"adaptive_max_pool2d_5x3_to_3x2", {O::max}, {{{1, 2, 5, 3}, N, S}},
+       [](const V& x) { return adaptive_max_pool2d(x[0], {3, 2}); }});
+  push({"adaptive_max_pool2d_1x1", {O::max}, {{{2, 3, 3, 4}}}, [](const V& x) { return adaptive_max_pool2d(x[0], {1, 1}); }});
   push({"adam_", {O::adam_}, {nograd({{3, 4}}), nograd({{3, 4}}), nograd({{3, 4}}), nograd({{3, 4}, P})},
        [](const V& x) {
          // two AdamW steps and one Adam step on copies of (param, m, v); returns the final values

@@ -2,6 +2,8 @@
 // and its gradient.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include "lib/autograd/gradcheck.h"
 #include "lib/nn/gru.h"
 #include "lib/nn/layers.h"
@@ -145,6 +147,28 @@ BOOST_AUTO_TEST_CASE(batchnorm_counts_and_updates_running_stats) {
   Tensor y = bn.forward(x);
   BOOST_TEST(bn.num_batches_tracked.item<int64_t>() == 1);
   BOOST_TEST(std::fabs(y.to_vector<float>()[0] - (1 - 0.3f) / std::sqrt(1.3f + 1e-5f)) < 1e-5);
+}
+
+// The windows of PyTorch's adaptive pooling ([floor(i H / oh), ceil((i + 1) H / oh))) checked against a
+// brute-force loop, and the gradient of a tied window going to its first maximum in row-major order.
+BOOST_AUTO_TEST_CASE(adaptive_max_pool2d_windows_and_ties) {
+  const int64_t H = 7, W = 5, OH = 3, OW = 2;
+  Tensor x = Tensor::randn({2, 3, H, W}, 0, 1, DType::f64);
+  Tensor y = adaptive_max_pool2d(x, {OH, OW});
+  BOOST_TEST((y.shape() == Shape{2, 3, OH, OW}));
+  auto xv = x.to_vector<double>(), yv = y.to_vector<double>();
+  for (int64_t p = 0; p < 6; ++p)
+    for (int64_t i = 0; i < OH; ++i)
+      for (int64_t j = 0; j < OW; ++j) {
+        double m = -1e300;
+        for (int64_t h = i * H / OH; h < ((i + 1) * H + OH - 1) / OH; ++h)
+          for (int64_t w = j * W / OW; w < ((j + 1) * W + OW - 1) / OW; ++w) m = std::max(m, xv[size_t((p * H + h) * W + w)]);
+        BOOST_TEST(yv[size_t((p * OH + i) * OW + j)] == m);
+      }
+  // a 2x2 map of equal values pooled to 1x1: the whole gradient goes to element (0, 0)
+  Tensor t = Tensor::full({1, 1, 2, 2}, 3.0, DType::f64).set_requires_grad();
+  sum(adaptive_max_pool2d(t, {1, 1})).backward();
+  BOOST_TEST((t.grad().to_vector<double>() == std::vector<double>{1, 0, 0, 0}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -131,4 +131,24 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size) 
   return out;
 }
 
+Tensor adaptive_max_pool2d(const Tensor& x, std::array<int64_t, 2> output_size) {
+  check_nchw("adaptive_max_pool2d", x);
+  DIVE_CHECK(output_size[0] >= 1 && output_size[1] >= 1, "adaptive_max_pool2d: output_size must be >= 1, got ",
+             pair_str(output_size));
+  DIVE_CHECK(x.size(2) >= 1 && x.size(3) >= 1, "adaptive_max_pool2d: input ", x.str(), " has an empty spatial dim");
+  const int64_t H = x.size(2), W = x.size(3), OH = output_size[0], OW = output_size[1];
+  std::vector<Tensor> rows;
+  for (int64_t i = 0; i < OH; ++i) {
+    Tensor band = x.slice(2, i * H / OH, ((i + 1) * H + OH - 1) / OH);
+    std::vector<Tensor> cells;
+    for (int64_t j = 0; j < OW; ++j) {
+      Tensor win = band.slice(3, j * W / OW, ((j + 1) * W + OW - 1) / OW);
+      // first maximum of each row, then the first row holding the maximum: row-major first occurrence
+      cells.push_back(max(max(win, 3, true).first, 2, true).first);
+    }
+    rows.push_back(cells.size() == 1 ? cells[0] : cat(cells, 3));
+  }
+  return rows.size() == 1 ? rows[0] : cat(rows, 2);
+}
+
 }  // namespace dive

@@ -93,6 +93,9 @@ Tensor avg_pool2d(const Tensor& x, std::array<int64_t, 2> kernel, std::array<int
                   std::array<int64_t, 2> padding = {0, 0});
 // Adaptive average pooling to output_size (PyTorch's windows [floor(i H / oh), ceil((i + 1) H / oh))).
 Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
+// Adaptive max pooling over the same windows; the first maximum of a window in row-major order (NaN wins),
+// as PyTorch. Composed from window slices and `max` (no kernel of its own), so every backend runs it.
+Tensor adaptive_max_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
 
 // ---- indexing and assembly ----------------------------------------------------------------------
 Tensor index_select(const Tensor& x, int64_t axis, const Tensor& idx);
