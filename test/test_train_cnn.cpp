@@ -280,4 +280,38 @@ BOOST_AUTO_TEST_CASE(bad_inputs_name_the_file) {
   expect_error([&] { tools::role_split(c, "coco", "train"); }, {"--data_name coco", "--cnn_type"});
 }
 
+// --cnn_weights: torchvision names (as tools/convert_torchvision.py --prefix '' writes them) or the
+// img_enc.cnn. prefix load 1:1; the head is ignored; a missing file only warns; a wrong shape is an error.
+BOOST_AUTO_TEST_CASE(cnn_weights_load_imagenet_style_files) {
+  test::TempDir d("cnn_weights");
+  model::ModelConfig c = tiny_cnn();
+  c.vocab_size = 20;
+  manual_seed(1);
+  model::DiveModel src(c);
+  std::map<std::string, Tensor> bare, prefixed;
+  for (auto& [k, v] : src.state_dict())
+    if (k.rfind("img_enc.cnn.", 0) == 0) {
+      bare[k.substr(12)] = v;
+      prefixed[k] = v;
+    }
+  bare["fc.weight"] = Tensor::zeros({1000, 512});  // an ImageNet head: not part of the DivE CNN
+  io::save_safetensors(d.path("bare.safetensors"), bare);
+  io::save_safetensors(d.path("prefixed.safetensors"), prefixed);
+  for (const char* f : {"bare.safetensors", "prefixed.safetensors"}) {
+    manual_seed(2);
+    model::DiveModel m(c);
+    tools::load_cnn_weights(m, d.path(f));
+    auto sd = m.state_dict();
+    for (auto& [k, v] : prefixed) BOOST_TEST(same(sd.at(k), v), k << " not loaded from " << f);
+    BOOST_TEST(!same(sd.at("img_enc.fc.weight"), src.state_dict().at("img_enc.fc.weight")));  // only the CNN
+  }
+  manual_seed(2);
+  model::DiveModel m(c);
+  BOOST_CHECK_NO_THROW(tools::load_cnn_weights(m, d.path("missing.safetensors")));  // a warning
+  bare["layer1.0.conv1.weight"] = Tensor::zeros({64, 64, 1, 1});
+  io::save_safetensors(d.path("bad.safetensors"), bare);
+  expect_error([&] { tools::load_cnn_weights(m, d.path("bad.safetensors")); },
+               {"bad.safetensors", "layer1.0.conv1.weight", "[64, 64, 3, 3]"});
+}
+
 BOOST_AUTO_TEST_SUITE_END()

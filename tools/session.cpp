@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "data/glove.h"
+#include "lib/io/safetensors.h"
 #include "lib/ops/dispatch.h"
 #include "lib/ops/ops.h"
 #if DIVE_HAVE_CUDA
@@ -134,6 +136,33 @@ void init_word_embeddings(model::DiveModel& m, const data::Vocabulary& vocab, co
   w.copy_(host.to(w.dtype()).to(w.device()));
   std::printf("Words: %lld/%lld found in vocabulary; %lld words missing\n", (long long)found, (long long)V,
               (long long)(V - found));
+}
+
+void load_cnn_weights(model::DiveModel& m, const std::string& path) {
+  const std::string prefix = "img_enc.cnn.";
+  if (path.empty() || !std::filesystem::exists(path)) {
+    std::fprintf(stderr, "warning: %s: the CNN starts from random weights (the official code starts from ImageNet "
+                 "weights: convert them with tools/convert_torchvision.py and pass --cnn_weights)\n",
+                 path.empty() ? "no --cnn_weights" : ("--cnn_weights " + path + " does not exist").c_str());
+    return;
+  }
+  io::SafetensorsFile f = io::load_safetensors(path);
+  NoGradGuard ng;
+  int64_t loaded = 0;
+  for (auto& [name, t] : m.state_dict()) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string bare = name.substr(prefix.size());
+    auto it = f.tensors.find(name);
+    if (it == f.tensors.end()) it = f.tensors.find(bare);
+    DIVE_CHECK(it != f.tensors.end(), "--cnn_weights ", path, ": no tensor '", name, "' (or '", bare,
+               "'); is it a ", m.cfg.cnn_type, " state_dict converted with tools/convert_torchvision.py?");
+    DIVE_CHECK(it->second.shape() == t.shape(), "--cnn_weights ", path, ": '", it->first, "' has shape ",
+               shape_str(it->second.shape()), ", the ", m.cfg.cnn_type, " of this model expects ", shape_str(t.shape()));
+    Tensor dst = t;
+    dst.copy_(it->second.to(t.dtype()));
+    ++loaded;
+  }
+  std::printf("CNN weights: %lld tensors from %s\n", (long long)loaded, path.c_str());
 }
 
 void add_device_options(model::OptionSet& s, std::string* device, DeviceFlags* flags) {

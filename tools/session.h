@@ -22,6 +22,12 @@ struct DeviceFlags {
   bool allow_tf32 = false;
   bool nondeterministic = false;
 };
+// The official CNN branch starts from ImageNet weights (get_cnn(..., pretrained=True)): loads
+// img_enc.cnn.* from `path` (keys with that prefix or bare torchvision names; fc.* is ignored), checking
+// that every CNN tensor is there with its shape. An empty or missing path is a warning (training starts
+// from random weights), a file that does not fit the model an error.
+void load_cnn_weights(model::DiveModel& m, const std::string& path);
+
 void add_device_options(model::OptionSet& s, std::string* device, DeviceFlags* flags);
 // Parses --device, checks that the device exists ("--device cuda:1: ...") and applies the flags.
 Device open_device(const std::string& device, const DeviceFlags& flags);

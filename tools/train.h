@@ -12,6 +12,7 @@ struct TrainOptions {
   std::string data_name = "coco_butd", data_path, vocab_path, logger_name = "runs/dive", resume, device = "cpu";
   DeviceFlags device_flags;  // --allow_tf32, --nondeterministic
   std::string optimizer = "adamw", lr_scheduler = "cosine", wemb_type = "none", wemb_path;
+  std::string cnn_weights;  // ImageNet weights of the CNN branch (tools/convert_torchvision.py)
   int64_t batch_size = 200, num_epochs = 80, workers = 2, log_step = 10, eval_epoch = 1, lr_step_size = 30;
   int64_t seed = 0, max_steps = -1, warm_epoch = 0;
   double lr = 1e-3, weight_decay = 1e-4, grad_clip = 1.0, lr_step_gamma = 0.1;

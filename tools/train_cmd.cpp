@@ -59,6 +59,8 @@ void add_train_options(model::OptionSet& s, TrainOptions& o) {
   s.add("warm_epoch", &o.warm_epoch, "epoch at which --tri_mean_to_max switches to the hardest negative");
   s.add("wemb_type", &o.wemb_type, "word embedding init: none (uniform) or glove", {"none", "glove"});
   s.add("wemb_path", &o.wemb_path, "GloVe text file for --wemb_type glove");
+  s.add("cnn_weights", &o.cnn_weights,
+        "CNN branch: ImageNet weights to start from (safetensors written by tools/convert_torchvision.py)");
   s.add("help", &o.help, "show the flags");
 }
 
@@ -111,6 +113,7 @@ TrainResult run_training(model::ModelConfig cfg, const TrainOptions& o, const st
   model::DiveModel m(cfg);
   // official EncoderText.init_weights: U(-0.1, 0.1), or GloVe vectors where the vocabulary has them
   if (o.resume.empty()) init_word_embeddings(m, vocab, o.wemb_type, o.wemb_path);
+  if (o.resume.empty() && cfg.cnn_type != "none") load_cnn_weights(m, o.cnn_weights);
   m.to(dev);
   std::printf("model: %lld parameters, K = %lld/%lld, device %s\n", (long long)m.num_parameters(),
               (long long)cfg.img_num_embeds, (long long)cfg.txt_num_embeds, dev.str().c_str());
