@@ -3,12 +3,12 @@
 // Implemented here: copy, fill, add, sub, mul, div, maximum, minimum, pow_scalar, scale_shift,
 // eq, ne, lt, le, gt, ge, where, neg, abs, sign, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, clamp,
 // relu_backward, gelu_backward, sum, mean, logsumexp, norm, var, max, min, matmul, linear, dropout,
-// rand_uniform, rand_normal, masked_fill, add_scaled_, index_select, index_add, gather, scatter_add, cat,
-// pad (indexing.cu), max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward,
+// rand_uniform, rand_normal, masked_fill, add_scaled_, index_select, index_add, gather, scatter_add
+// (indexing.cu), cat, pad (cat_pad.cu), max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward,
 // adaptive_avg_pool2d, adaptive_avg_pool2d_backward (pool.cu), conv2d, conv2d_backward_data,
 // conv2d_backward_weights (conv.cu, cuDNN), softmax, log_softmax, softmax_backward, log_softmax_backward,
-// layer_norm, layer_norm_backward, batch_norm, batch_norm_backward (softmax.cu, layer_norm.cu, batch_norm.cu), gru_cell,
-// gru_cell_backward, smooth_chamfer, smooth_chamfer_backward (rnn_similarity.cu).
+// layer_norm, layer_norm_backward, batch_norm, batch_norm_backward (softmax.cu, layer_norm.cu,
+// batch_norm.cu), gru_cell, gru_cell_backward, smooth_chamfer, smooth_chamfer_backward (rnn_similarity.cu).
 //
 // Left null: none (every op of lib/ops/op_list.def has a CUDA kernel).
 #include "lib/backend/cuda/context.h"
@@ -27,6 +27,7 @@ void register_layer_norm(KernelTable& t);
 void register_batch_norm(KernelTable& t);
 void register_rnn_similarity(KernelTable& t);
 void register_indexing(KernelTable& t);
+void register_cat_pad(KernelTable& t);
 void register_pool(KernelTable& t);
 void register_conv(KernelTable& t);
 }  // namespace cuda
@@ -42,6 +43,7 @@ void register_cuda_kernels(KernelTable& t) {
   cuda::register_batch_norm(t);
   cuda::register_rnn_similarity(t);
   cuda::register_indexing(t);
+  cuda::register_cat_pad(t);
   cuda::register_pool(t);
   cuda::register_conv(t);
 }
