@@ -8,7 +8,8 @@
 // adaptive_avg_pool2d, adaptive_avg_pool2d_backward (pool.cu), conv2d, conv2d_backward_data,
 // conv2d_backward_weights (conv.cu, cuDNN), softmax, log_softmax, softmax_backward, log_softmax_backward,
 // layer_norm, layer_norm_backward, batch_norm, batch_norm_backward (softmax.cu, layer_norm.cu,
-// batch_norm.cu), gru_cell, gru_cell_backward, smooth_chamfer, smooth_chamfer_backward (rnn_similarity.cu).
+// batch_norm.cu), gru_cell, gru_cell_backward (gru_cell.cu), smooth_chamfer, smooth_chamfer_backward
+// (smooth_chamfer.cu).
 //
 // Left null: none (every op of lib/ops/op_list.def has a CUDA kernel).
 #include "lib/backend/cuda/context.h"
@@ -25,7 +26,8 @@ void register_blas(KernelTable& t);
 void register_softmax(KernelTable& t);
 void register_layer_norm(KernelTable& t);
 void register_batch_norm(KernelTable& t);
-void register_rnn_similarity(KernelTable& t);
+void register_gru_cell(KernelTable& t);
+void register_smooth_chamfer(KernelTable& t);
 void register_indexing(KernelTable& t);
 void register_cat_pad(KernelTable& t);
 void register_pool(KernelTable& t);
@@ -41,7 +43,8 @@ void register_cuda_kernels(KernelTable& t) {
   cuda::register_softmax(t);
   cuda::register_layer_norm(t);
   cuda::register_batch_norm(t);
-  cuda::register_rnn_similarity(t);
+  cuda::register_gru_cell(t);
+  cuda::register_smooth_chamfer(t);
   cuda::register_indexing(t);
   cuda::register_cat_pad(t);
   cuda::register_pool(t);
