@@ -51,16 +51,7 @@ std::vector<float> row(const Tensor& t, int64_t i) {
   return std::vector<float>(v.begin() + i * d, v.begin() + (i + 1) * d);
 }
 
-template <class F>
-void expect_error(F f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    BOOST_ERROR("expected an error mentioning " << parts.front());
-  } catch (const Error& e) {
-    std::string m = e.what();
-    for (const std::string& p : parts) BOOST_TEST(m.find(p) != std::string::npos, "'" << p << "' not in: " << m);
-  }
-}
+using test::expect_error;
 
 model::ModelConfig tiny_config() {
   model::ModelConfig c;

@@ -40,16 +40,7 @@ SynthOptions small_options() {
   return o;
 }
 
-template <class F>
-void expect_error(F f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    BOOST_ERROR("expected an error mentioning " << parts.front());
-  } catch (const Error& e) {
-    std::string m = e.what();
-    for (const std::string& p : parts) BOOST_TEST(m.find(p) != std::string::npos, "'" << p << "' not in: " << m);
-  }
-}
+using test::expect_error;
 
 std::string image_json(const std::string& filename, const std::string& split, int sentences,
                        const std::string& extra_sentence = "") {

@@ -62,16 +62,7 @@ boost::json::object read_json(const std::string& path) {
   return boost::json::parse(ss.str()).as_object();
 }
 
-template <class F>
-void expect_error(F f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    BOOST_ERROR("expected an error mentioning " << parts.front());
-  } catch (const Error& e) {
-    std::string m = e.what();
-    for (const std::string& p : parts) BOOST_TEST(m.find(p) != std::string::npos, "'" << p << "' not in: " << m);
-  }
-}
+using test::expect_error;
 
 // Ids of a score row sorted best first (ties: lower id first), as search promises.
 std::vector<int64_t> ranking(const std::vector<float>& s) {

@@ -107,16 +107,7 @@ bool same(const Tensor& a, const Tensor& b) {
   return a.nbytes() == b.nbytes() && std::memcmp(a.contiguous().raw_data(), b.contiguous().raw_data(), a.nbytes()) == 0;
 }
 
-template <class F>
-void expect_error(F f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    BOOST_ERROR("expected an error mentioning " << parts.front());
-  } catch (const Error& e) {
-    std::string m = e.what();
-    for (const std::string& p : parts) BOOST_TEST(m.find(p) != std::string::npos, "'" << p << "' not in: " << m);
-  }
-}
+using test::expect_error;
 
 std::vector<data::Batch> epoch_batches(const data::ImageDataset& ds, const data::Vocabulary& v, data::LoaderOptions lo) {
   data::Loader loader(ds, v, lo);

@@ -1,11 +1,17 @@
-// Small helpers shared by the test suites: a temporary folder removed at scope exit, raw file I/O.
+// Small helpers shared by the test suites: a temporary folder removed at scope exit, raw file I/O, and
+// the check that a call fails with a dive::Error naming what was wrong.
 #pragma once
 #include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
+
+#include "lib/core/error.h"
 
 namespace dive::test {
 
@@ -40,6 +46,18 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
 inline std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// Runs f and checks that it throws dive::Error whose message contains every one of `parts`.
+template <class F>
+void expect_error(F f, const std::vector<std::string>& parts) {
+  try {
+    f();
+    BOOST_ERROR("expected an error mentioning " << parts.front());
+  } catch (const Error& e) {
+    std::string m = e.what();
+    for (const std::string& p : parts) BOOST_TEST(m.find(p) != std::string::npos, "'" << p << "' not in: " << m);
+  }
 }
 
 }  // namespace dive::test
