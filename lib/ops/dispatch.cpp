@@ -57,8 +57,9 @@ Registry& registry() {
 
 std::array<uint64_t, kNumOps> g_counts{};
 
-// DIVE_PROFILE=1: wall time per op kernel, printed as a table at exit (device work is synchronous on
-// the host backends; for CUDA it measures launch time unless the kernel synchronises).
+// DIVE_PROFILE=1: wall time per op kernel, printed as a table at exit. Host backends run synchronously;
+// on CUDA the device is synchronised before and after each kernel, so the time is the kernel's execution
+// plus one launch (the run itself gets slower: a profile, not a benchmark).
 struct Profile {
   bool on = false;
   std::array<double, kNumOps> seconds{};
@@ -116,8 +117,11 @@ void dispatch(OpId op, KernelArgs& args) {
     k(args);
     return;
   }
+  const bool gpu = dev.kind == DeviceKind::cuda;
+  if (gpu) synchronize(dev);
   auto t0 = std::chrono::steady_clock::now();
   k(args);
+  if (gpu) synchronize(dev);
   prof.seconds[int(op)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ++prof.calls[int(op)];
 }
