@@ -103,6 +103,9 @@ if [ "$mode" = all ] || [ "$mode" = bench ] || [ "$mode" = alltests ]; then
     run eval_matrix "$bundle/bin/bench_eval_matrix" 5000 3 1024 8192 cuda
     run eval_matrix $py bench/eval_matrix_torch.py 5000 3 --block 1024 --device cuda
   done
+  # per-op GPU time of the training step (DIVE_PROFILE synchronises around each kernel) for the next tuning
+  DIVE_PROFILE=1 timeout 120 "$bundle/bin/bench_train_step" 128 2 cuda > /dev/null 2> "$out/profile_train_step.txt"
+  head -25 "$out/profile_train_step.txt"
   $py - "$bench_log" <<'PY' | tee -a "$summary"
 import json, statistics, sys
 rows = []
