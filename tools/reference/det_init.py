@@ -133,7 +133,8 @@ def bits_checksum(x):
 def _step(model, batch, opt, dtype):
     """eval pass + one training step of `model` (converted to dtype) -> dict of full tensors."""
     model = model.to(dtype)
-    args = (batch["images"].to(dtype), batch["img_lengths"], batch["captions"], batch["cap_lengths"])
+    # img_lengths: None for the CNN branch (raw images)
+    args = (batch["images"].to(dtype), batch.get("img_lengths"), batch["captions"], batch["cap_lengths"])
     exp = {}
     model.eval()
     with torch.no_grad():
@@ -154,16 +155,18 @@ def _step(model, batch, opt, dtype):
     return {k: v.detach().clone() for k, v in exp.items()}
 
 
-def run_compact(opt, seed, B, N, T):
+def run_compact(opt, seed, B=None, N=None, T=None, batch=None):
     """Deterministic init, batch from torch.Generator().manual_seed(seed), one training step computed
     in float64 (the float32 formula weights and batch upcast exactly): the reference values. The same
     step in float32 gives gradnoise.<param> = ||g_f32 - g_f64||, PyTorch's own float32 rounding error.
+    `batch` replaces the generated one (e.g. raw images for the CNN branch, make_cnn_fixture.py).
     Returns (batch, expected): tensors stored as float32 except loss terms and summaries (float64)."""
     from dive_reference import make_batch
     torch.manual_seed(seed)
     model = DivE(opt)
     weights, kidx = deterministic_init(model)
-    batch = make_batch(opt, B, N, T, torch.Generator().manual_seed(seed))
+    if batch is None:
+        batch = make_batch(opt, B, N, T, torch.Generator().manual_seed(seed))
     exp = {}
     for idx, key in enumerate(sorted(weights)):  # one checksum per distinct tensor (its first key)
         if kidx[key] == idx and weights[key].is_floating_point():

@@ -19,8 +19,8 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from det_init import bits_checksum, deterministic_init, sign_projections, summary  # noqa: E402
-from dive_model import DEFAULT_OPTIONS, DivE, dive_loss  # noqa: E402
+from det_init import run_compact  # noqa: E402
+from dive_model import DEFAULT_OPTIONS  # noqa: E402
 from dive_reference import ini_text, make_batch  # noqa: E402
 from st_io import save_safetensors  # noqa: E402
 
@@ -40,57 +40,9 @@ def make_cnn_batch(opt, seed):
     return {"images": images.float(), "captions": text["captions"], "cap_lengths": text["cap_lengths"]}
 
 
-def step(model, batch, opt, dtype):
-    model = model.to(dtype)
-    args = (batch["images"].to(dtype), None, batch["captions"], batch["cap_lengths"])
-    exp = {}
-    model.eval()
-    with torch.no_grad():
-        exp["eval.img_emb"], exp["eval.txt_emb"], _, _ = model(*args)
-    model.train()
-    img_emb, txt_emb, img_r, txt_r = model(*args)
-    out = dive_loss(img_emb, txt_emb, img_r, txt_r, opt)
-    model.zero_grad(set_to_none=True)
-    out["loss"].backward()
-    exp.update({"img_emb": img_emb, "txt_emb": txt_emb, "img_r": img_r, "txt_r": txt_r, "sim": out["sim"]})
-    for k in ("loss", "loss.i2t", "loss.t2i", "loss.mmd", "loss.unif"):
-        exp[k] = out[k].reshape(())
-    for name, p in model.named_parameters():
-        if p.grad is not None:
-            exp["grad." + name] = p.grad
-    for name, b in model.named_buffers():
-        exp["after." + name] = b
-    return {k: v.detach().clone() for k, v in exp.items()}
-
-
-def run(opt, seed):
-    torch.manual_seed(seed)
-    model = DivE(opt)
-    weights, kidx = deterministic_init(model)
-    batch = make_cnn_batch(opt, seed)
-    exp = {}
-    for idx, key in enumerate(sorted(weights)):
-        if kidx[key] == idx and weights[key].is_floating_point():
-            exp["initbits." + key] = bits_checksum(weights[key])
-    r32 = step(model, batch, opt, torch.float32)
-    model.load_state_dict(weights, strict=True)  # undo the f32 step's BN running-stat updates
-    r64 = step(model, batch, opt, torch.float64)
-    for k, v in r64.items():
-        if k.startswith("grad."):
-            name = k[len("grad."):]
-            exp["gradsum." + name] = summary(v)
-            exp["gradproj." + name] = sign_projections(v)
-            exp["gradnoise." + name] = (r32[k].double() - v).norm().reshape(())
-        elif k.startswith("loss"):
-            exp[k] = v
-        else:
-            exp[k] = v.float() if v.is_floating_point() else v
-    return batch, exp
-
-
 def main(out_dir):
     os.makedirs(out_dir, exist_ok=True)
-    batch, exp = run(OPTIONS, SEED)
+    batch, exp = run_compact(OPTIONS, SEED, batch=make_cnn_batch(OPTIONS, SEED))
     meta = {"torch_version": torch.__version__, "torchvision_version": torchvision.__version__, "seed": str(SEED),
             "batch": str(B), "image_size": f"{H}x{W}", "max_len": str(T),
             "init": "deterministic (tools/reference/det_init.py)", "reference_dtype": "float64 (gradnoise.*: float32 run)",
