@@ -7,13 +7,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "data/dataset.h"
 #include "lib/io/npy.h"
+#include "test/test_util.h"
 
 namespace fs = std::filesystem;
 using dive::DType;
@@ -23,16 +23,8 @@ using namespace dive::data;
 
 namespace {
 
-struct TmpDir {
-  fs::path dir;
-  explicit TmpDir(const std::string& tag) {
-    dir = fs::temp_directory_path() / ("dive_" + tag + "_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-  }
-  ~TmpDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+struct TmpDir : dive::test::TempDir {
+  explicit TmpDir(const std::string& tag) : dive::test::TempDir(tag) {}
   std::string str() const { return dir.string(); }
 };
 
@@ -67,16 +59,7 @@ Vocabulary make_vocab(int64_t n) {
   return Vocabulary::build(caps, 1);
 }
 
-void expect_error(const std::function<void()>& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    BOOST_ERROR("no error");
-  } catch (const dive::Error& e) {
-    std::string msg = e.what();
-    BOOST_TEST_INFO("message: " << msg);
-    for (const std::string& n : needles) BOOST_CHECK(msg.find(n) != std::string::npos);
-  }
-}
+using dive::test::expect_error;
 
 bool same(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;

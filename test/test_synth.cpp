@@ -15,23 +15,15 @@
 #include "data/dataset.h"
 #include "data/synth.h"
 #include "lib/core/error.h"
+#include "test/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace dive::data;
 
 namespace {
 
-struct TmpDir {
-  fs::path dir;
-  explicit TmpDir(const std::string& tag) {
-    dir = fs::temp_directory_path() / ("dive_synth_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TmpDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+struct TmpDir : dive::test::TempDir {
+  explicit TmpDir(const std::string& tag) : dive::test::TempDir("synth_" + tag) {}
 };
 
 SynthOptions small_options(uint64_t seed = 7) {

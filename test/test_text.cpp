@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "test/test_util.h"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -25,17 +26,8 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-struct TmpDir {
-  fs::path dir;
-  TmpDir() {
-    dir = fs::temp_directory_path() / ("dive_text_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-  }
-  ~TmpDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
+struct TmpDir : dive::test::TempDir {
+  TmpDir() : dive::test::TempDir("text") {}
 };
 
 void write_text(const std::string& path, const std::string& text) {
