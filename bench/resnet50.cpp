@@ -1,5 +1,5 @@
 // ResNet-50 forward + backward at 224x224 (torchvision layout, with the classification head), timed.
-// Prints one JSON line like bench_train_step. Usage: bench_resnet50 BATCH STEPS [device]
+// Prints one JSON line like bench_train_step. Usage: bench_resnet50 BATCH STEPS [device] [nondet]
 #include <sys/resource.h>
 
 #include <chrono>
@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "bench/gpu_mode.h"
 #include "lib/ops/dispatch.h"
 #include "lib/ops/ops.h"
 #include "model/resnet.h"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   int64_t B = argc > 1 ? std::atoll(argv[1]) : 8;
   int steps = argc > 2 ? std::atoi(argv[2]) : 5;
   Device dev = Device::parse(argc > 3 ? argv[3] : "cpu");
+  const char* mode = bench::apply_gpu_mode(argc, argv, 4);
   manual_seed(0);
   model::ResNetConfig rc;
   rc.depth = 50;
@@ -37,8 +39,8 @@ int main(int argc, char** argv) {
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("{\"impl\": \"dive\", \"batch\": %lld, \"device\": \"%s\", \"step_ms\": [%s], \"peak_rss_mb\": %.1f, "
+  std::printf("{\"impl\": \"dive\", \"batch\": %lld, \"device\": \"%s\", \"mode\": \"%s\", \"step_ms\": [%s], \"peak_rss_mb\": %.1f, "
               "\"peak_gpu_mb\": %.1f}\n",
-              (long long)B, dev.str().c_str(), times.c_str(), double(ru.ru_maxrss) / 1024.0, double(device_memory(dev).peak_allocated) / 1048576.0);
+              (long long)B, dev.str().c_str(), mode, times.c_str(), double(ru.ru_maxrss) / 1024.0, double(device_memory(dev).peak_allocated) / 1048576.0);
   return 0;
 }

@@ -1,6 +1,6 @@
 // One DivE training step (forward, backward, clip, AdamW) at the default COCO BUTD config, timed.
 // Prints one JSON line: {"impl": "dive", "batch": B, "step_ms": [...], "peak_rss_mb": ...}.
-// Usage: bench_train_step BATCH STEPS [device]
+// Usage: bench_train_step BATCH STEPS [device] [nondet]
 #include <sys/resource.h>
 
 #include <chrono>
@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "bench/gpu_mode.h"
 #include "lib/ops/dispatch.h"
 #include "lib/ops/ops.h"
 #include "lib/optim/optimizer.h"
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   int64_t B = argc > 1 ? std::atoll(argv[1]) : 32;
   int steps = argc > 2 ? std::atoi(argv[2]) : 5;
   Device dev = Device::parse(argc > 3 ? argv[3] : "cpu");
+  const char* mode = bench::apply_gpu_mode(argc, argv, 4);
   model::ModelConfig cfg;  // train_eval_coco.sh defaults (dropout 0.1, K = 4, depth 4 shared, 4 x 512 heads)
   manual_seed(0);
   model::DiveModel m(cfg);
@@ -63,8 +65,8 @@ int main(int argc, char** argv) {
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("{\"impl\": \"dive\", \"batch\": %lld, \"device\": \"%s\", \"step_ms\": [%s], \"peak_rss_mb\": %.1f, "
+  std::printf("{\"impl\": \"dive\", \"batch\": %lld, \"device\": \"%s\", \"mode\": \"%s\", \"step_ms\": [%s], \"peak_rss_mb\": %.1f, "
               "\"peak_gpu_mb\": %.1f, \"loss\": %.6f}\n",
-              (long long)B, dev.str().c_str(), times.c_str(), double(ru.ru_maxrss) / 1024.0, double(device_memory(dev).peak_allocated) / 1048576.0, loss);
+              (long long)B, dev.str().c_str(), mode, times.c_str(), double(ru.ru_maxrss) / 1024.0, double(device_memory(dev).peak_allocated) / 1048576.0, loss);
   return 0;
 }

@@ -2,7 +2,9 @@
 """The same training step in PyTorch (pip torch, 2 threads): the reference DivE model of
 tools/reference/dive_model.py (official semantics, official torch.cdist mode), AdamW with the official
 groups, clip 1.0. Prints one JSON line like bench_train_step.
-Usage: train_step_torch.py BATCH STEPS [device=cpu]  (cuda: TF32 off, as dive's default)"""
+Usage: train_step_torch.py BATCH STEPS [device=cpu]  (cuda: TF32 off, as dive's default)
+TORCH_PROFILE=1: after the timed steps, one more step under torch.profiler; its kernel table (sorted by
+device time) goes to stderr, to set against `DIVE_PROFILE=shapes bench_train_step`."""
 import json
 import os
 import resource
@@ -41,18 +43,32 @@ for c in range(C):
         caps[c, t] = 4 + (c * 131 + t * 17) % (opt["vocab_size"] - 5)
     caps[c, int(lens[c]) - 1] = 2
 caps, lens = caps.to(dev), lens.to(dev)
-times, loss = [], 0.0
-for s in range(steps + 1):
-    t0 = time.perf_counter()
+
+
+def step():
     optimizer.zero_grad(set_to_none=True)
     img_emb, txt_emb, img_r, txt_r = model(images, img_len, caps, lens)
     out = dive_model.dive_loss(img_emb, txt_emb, img_r, txt_r, opt)
     out["loss"].backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
-    loss = float(out["loss"].detach())
+    return float(out["loss"].detach())
+
+
+times, loss = [], 0.0
+for s in range(steps + 1):
+    t0 = time.perf_counter()
+    loss = step()
     if s > 0:
         times.append((time.perf_counter() - t0) * 1000)
+if os.environ.get("TORCH_PROFILE"):
+    from torch.profiler import ProfilerActivity, profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        step()
+    key = "self_device_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=key, row_limit=45, max_name_column_width=70), file=sys.stderr)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 gpu = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else 0.0
 print(json.dumps({"impl": "torch " + torch.__version__, "batch": B, "device": str(dev), "step_ms": times,

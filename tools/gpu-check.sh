@@ -93,18 +93,23 @@ if [ "$mode" = all ] || [ "$mode" = bench ] || [ "$mode" = alltests ]; then
     for round in $(seq "$rounds"); do
       run train_step "$bundle/bin/bench_train_step" "$B" 10 cuda
       run train_step $py bench/train_step_torch.py "$B" 10 cuda
+      [ "$B" = 128 ] && run train_step "$bundle/bin/bench_train_step" "$B" 10 cuda nondet
     done
   done
   for round in $(seq "$rounds"); do
     run resnet50 "$bundle/bin/bench_resnet50" 32 10 cuda
+    run resnet50 "$bundle/bin/bench_resnet50" 32 10 cuda nondet
     run resnet50 $py bench/resnet50_torch.py 32 10 cuda
   done
   for round in $(seq "$rounds"); do
     run eval_matrix "$bundle/bin/bench_eval_matrix" 5000 3 1024 8192 cuda
     run eval_matrix $py bench/eval_matrix_torch.py 5000 3 --block 1024 --device cuda
   done
-  # per-op GPU time of the training step (DIVE_PROFILE synchronises around each kernel) for the next tuning
-  DIVE_PROFILE=1 timeout 120 "$bundle/bin/bench_train_step" 128 2 cuda > /dev/null 2> "$out/profile_train_step.txt"
+  # per-op (and per-shape) GPU time for the next tuning: DIVE_PROFILE synchronises around each kernel;
+  # PyTorch's profiler table of the same training step alongside
+  DIVE_PROFILE=shapes timeout 120 "$bundle/bin/bench_train_step" 128 2 cuda > /dev/null 2> "$out/profile_train_step.txt"
+  DIVE_PROFILE=shapes timeout 120 "$bundle/bin/bench_resnet50" 32 2 cuda > /dev/null 2> "$out/profile_resnet50.txt"
+  TORCH_PROFILE=1 timeout 120 $py bench/train_step_torch.py 128 2 cuda > /dev/null 2> "$out/profile_train_step_torch.txt"
   head -25 "$out/profile_train_step.txt"
   $py - "$bench_log" <<'PY' | tee -a "$summary"
 import json, statistics, sys
@@ -122,11 +127,18 @@ for bench, key, unit in (("train_step", "step_ms", "ms"), ("resnet50", "step_ms"
     sizes = sorted({r.get("batch", r.get("images")) for r in rows if r.get("bench") == bench})
     for n in sizes:
         sel = [r for r in rows if r.get("bench") == bench and r.get("batch", r.get("images")) == n]
-        d = med([t for r in sel if r["impl"] == "dive" for t in r[key]])
-        p = med([t for r in sel if r["impl"] != "dive" for t in r[key]])
-        dg = max([r.get("peak_gpu_mb", 0) for r in sel if r["impl"] == "dive"] or [0])
-        pg = max([r.get("peak_gpu_mb", 0) for r in sel if r["impl"] != "dive"] or [0])
-        print(f"| {bench} {n} | {d:.1f} {unit} | {p:.1f} {unit} | {p / d:.2f}x | {dg:.0f} | {pg:.0f} |")
+        torch = [r for r in sel if r["impl"] != "dive"]
+        p = med([t for r in torch for t in r[key]])
+        pg = max([r.get("peak_gpu_mb", 0) for r in torch] or [0])
+        # dive in its default deterministic mode, and with `nondet` where that was run
+        for mode in ("deterministic", "nondeterministic"):
+            mine = [r for r in sel if r["impl"] == "dive" and r.get("mode", "deterministic") == mode]
+            if not mine:
+                continue
+            d = med([t for r in mine for t in r[key]])
+            dg = max(r.get("peak_gpu_mb", 0) for r in mine)
+            tag = " (dive nondet)" if mode != "deterministic" else ""
+            print(f"| {bench} {n}{tag} | {d:.1f} {unit} | {p:.1f} {unit} | {p / d:.2f}x | {dg:.0f} | {pg:.0f} |")
 PY
 fi
 echo

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <string>
 #include <mutex>
 
 #if DIVE_HAVE_CUDA
@@ -59,14 +61,32 @@ std::array<uint64_t, kNumOps> g_counts{};
 
 // DIVE_PROFILE=1: wall time per op kernel, printed as a table at exit. Host backends run synchronously;
 // on CUDA the device is synchronised before and after each kernel, so the time is the kernel's execution
-// plus one launch (the run itself gets slower: a profile, not a benchmark).
+// plus one launch (the run itself gets slower: a profile, not a benchmark). DIVE_PROFILE=shapes adds a
+// second table keyed by op and input shapes ("*" marks a non-contiguous input): which call of an op is slow.
 struct Profile {
   bool on = false;
+  bool by_shape = false;
   std::array<double, kNumOps> seconds{};
   std::array<uint64_t, kNumOps> calls{};
+  std::map<std::string, std::pair<double, uint64_t>> shapes;  // key -> (seconds, calls)
   Profile() {
     const char* e = std::getenv("DIVE_PROFILE");
     on = e && *e && std::string(e) != "0";
+    by_shape = on && std::string(e) == "shapes";
+  }
+  void add(OpId op, const KernelArgs& args, double s) {
+    seconds[int(op)] += s;
+    ++calls[int(op)];
+    if (!by_shape) return;
+    std::string key = kOpNames[int(op)];
+    for (const auto& t : args.in) {
+      if (!t.defined()) continue;
+      key += " " + shape_str(t.shape());
+      if (!t.is_contiguous()) key += "*";
+    }
+    auto& e = shapes[key];
+    e.first += s;
+    ++e.second;
   }
   ~Profile() {
     if (!on) return;
@@ -81,6 +101,14 @@ struct Profile {
       std::fprintf(stderr, "%-22s %10llu %12.1f %6.1f%%\n", kOpNames[i], (unsigned long long)calls[i],
                    seconds[i] * 1e3, total > 0 ? 100.0 * seconds[i] / total : 0.0);
     std::fprintf(stderr, "%-22s %10s %12.1f\n", "all kernels", "", total * 1e3);
+    if (!by_shape) return;
+    std::vector<std::pair<std::string, std::pair<double, uint64_t>>> rows(shapes.begin(), shapes.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+    std::fprintf(stderr, "\n%10s %8s %9s  %s\n", "total ms", "calls", "us/call", "op and input shapes");
+    for (size_t i = 0; i < rows.size() && i < 60; ++i)
+      std::fprintf(stderr, "%10.2f %8llu %9.1f  %s\n", rows[i].second.first * 1e3,
+                   (unsigned long long)rows[i].second.second, 1e6 * rows[i].second.first / rows[i].second.second,
+                   rows[i].first.c_str());
   }
 };
 
@@ -122,8 +150,7 @@ void dispatch(OpId op, KernelArgs& args) {
   auto t0 = std::chrono::steady_clock::now();
   k(args);
   if (gpu) synchronize(dev);
-  prof.seconds[int(op)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ++prof.calls[int(op)];
+  prof.add(op, args, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
 void synchronize(Device d) {
