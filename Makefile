@@ -20,6 +20,7 @@ $(EMBEDDED_BUILD)/build.ninja:
 
 build: deps
 	@$(MAKE) --no-print-directory $(BUILD)/build.ninja
+	@bash tools/cuda-stale.sh $(BUILD)
 	ninja -C $(BUILD) -j $(JOBS)
 
 test: build

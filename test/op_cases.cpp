@@ -1,5 +1,6 @@
 // THE op test table: every op of lib/ops/op_list.def appears in at least one case (checked by
 // test_ops.cpp). Add a line here when you add an op.
+#include <functional>
 #include <limits>
 
 #include "lib/ops/rnn.h"
@@ -88,6 +89,27 @@ std::vector<OpCase> build() {
        false});
   push({"min_values", {O::min}, {{{2, 3, 4}}}, [](const V& x) { return min(x[0], -1, true).first; }});
   push({"min_indices", {O::min}, {nograd({{2, 3, 4}})}, [](const V& x) { return min(x[0], 1).second; }, 0, 0, false});
+  // The same reductions at sizes that pick each CUDA launch shape (lib/backend/cuda/reduce.cu: row kernel,
+  // column kernel with 1..8 lanes, split reductions with a finishing pass); too large for a gradcheck.
+  auto big = [&](const char* name, OpId op, In in, std::function<Tensor(const V&)> fn, bool grad = true) {
+    if (!grad) in.grad = false;
+    push({name, {op}, {std::move(in)}, std::move(fn), 1e-5, 1e-4, false});
+  };
+  big("sum_long_rows", O::sum, {{3, 5000}}, [](const V& x) { return sum(x[0], {1}); });
+  big("sum_leading_axis", O::sum, {{5000, 3}}, [](const V& x) { return sum(x[0], {0}); });
+  big("sum_leading_axis_transposed", O::sum, {{5000, 3}, N, T}, [](const V& x) { return sum(x[0], {0}); });
+  big("sum_middle_short_axis", O::sum, {{64, 4, 4, 40}}, [](const V& x) { return sum(x[0], {2}); });
+  big("sum_two_leading_axes", O::sum, {{12, 80, 96}}, [](const V& x) { return sum(x[0], {0, 1}); });
+  big("mean_all_large", O::mean, {{300, 70}}, [](const V& x) { return mean(x[0], {0, 1}); });
+  big("norm_all_large_strided", O::norm, {{2100, 10}, N, S}, [](const V& x) { return norm(x[0], {0, 1}); });
+  big("logsumexp_long_rows", O::logsumexp, {{4, 3000}}, [](const V& x) { return logsumexp(x[0], {-1}); });
+  big("logsumexp_leading_axis", O::logsumexp, {{3000, 4}}, [](const V& x) { return logsumexp(x[0], {0}); });
+  big("var_long_rows", O::var, {{2, 4000}}, [](const V& x) { return var(x[0], {-1}); });
+  big("var_leading_axis", O::var, {{4000, 2}}, [](const V& x) { return var(x[0], {0}, 0); });
+  big("max_long_rows", O::max, {{3, 5000}}, [](const V& x) { return max(x[0], 1).first; });
+  big("max_long_rows_indices", O::max, {{3, 5000}}, [](const V& x) { return max(x[0], 1).second; }, false);
+  big("min_leading_axis_indices", O::min, {{5000, 3}}, [](const V& x) { return min(x[0], 0).second; }, false);
+  big("min_middle_axis", O::min, {{128, 36, 40}}, [](const V& x) { return min(x[0], 1).first; });
 
   // ---- linear algebra ----
   push({"matmul_2d", {O::matmul}, {{{3, 4}}, {{4, 5}}}, [](const V& x) { return matmul(x[0], x[1]); }});

@@ -4,7 +4,10 @@
 // Without a GPU every case reports "skipped: no CUDA device".
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <sstream>
 
 #include "lib/ops/dispatch.h"
 #include "lib/ops/ops.h"
@@ -93,9 +96,63 @@ std::vector<std::vector<uint8_t>> resnet_steps(Device dev) {
   return param_bits(net);
 }
 
+// max / min / logsumexp / sum / var over 5000 elements (split reductions on CUDA) with ties, NaNs and
+// infinities, along a contiguous and along a leading axis, against the reference backend. Returns the
+// mismatches as text (empty: all agree; NaN equals NaN, indices exactly).
+std::string special_reductions_mismatch(Device dev) {
+  const int64_t n = 5000;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> v(size_t(4 * n));
+  for (int64_t i = 0; i < 4 * n; ++i) v[size_t(i)] = float((i * 37) % 101) / 10.0f;  // 101 values: many ties
+  v[size_t(n + 4000)] = nan;  // row 1: the first NaN wins max and min
+  v[size_t(n + 4500)] = nan;
+  for (int64_t i = 0; i < n; ++i) v[size_t(2 * n + i)] = -inf;  // row 2: -inf but one; row 3: all -inf
+  v[size_t(2 * n + 4321)] = 1.5f;
+  for (int64_t i = 0; i < n; ++i) v[size_t(3 * n + i)] = -inf;
+  Tensor rows = Tensor::from_vector(v, {4, n}, kRef);
+  std::ostringstream bad;
+  auto compare = [&](const std::string& what, const Tensor& ref, const Tensor& got) {
+    std::vector<double> a = ref.to(kRef).to(DType::f64).to_vector<double>();
+    std::vector<double> b = got.to(kRef).to(DType::f64).to_vector<double>();
+    for (size_t i = 0; i < a.size(); ++i) {
+      bool same = (std::isnan(a[i]) && std::isnan(b[i])) || a[i] == b[i] ||
+                  std::abs(a[i] - b[i]) <= 1e-5 * (1 + std::abs(a[i]));
+      if (!same) bad << what << "[" << i << "]: " << b[i] << " vs reference " << a[i] << "\n";
+    }
+  };
+  for (bool leading : {false, true}) {
+    Tensor x = leading ? rows.t().contiguous() : rows;
+    const int64_t ax = leading ? 0 : 1;
+    const std::string tag = leading ? " (leading axis)" : " (last axis)";
+    Tensor y = x.to(dev);
+    auto [mx, imx] = max(x, ax);
+    auto [gmx, gimx] = max(y, ax);
+    compare("max" + tag, mx, gmx);
+    compare("argmax" + tag, imx, gimx);
+    auto [mn, imn] = min(x, ax);
+    auto [gmn, gimn] = min(y, ax);
+    compare("min" + tag, mn, gmn);
+    compare("argmin" + tag, imn, gimn);
+    compare("logsumexp" + tag, logsumexp(x, {ax}), logsumexp(y, {ax}));
+    compare("sum" + tag, sum(x, {ax}), sum(y, {ax}));
+    compare("var" + tag, var(x, {ax}), var(y, {ax}));
+  }
+  return bad.str();
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(cuda)
+
+BOOST_AUTO_TEST_CASE(cpu_reductions_with_ties_nans_and_infinities) {
+  std::string bad = special_reductions_mismatch(kCPU);
+  BOOST_TEST(bad.empty(), bad);
+}
+
+BOOST_AUTO_TEST_CASE(reductions_with_ties_nans_and_infinities, *boost::unit_test::precondition(cuda_present)) {
+  std::string bad = special_reductions_mismatch(kCUDA);
+  BOOST_TEST(bad.empty(), bad);
+}
 
 // The same checks on the CPU backend (they also keep this file's helpers honest on machines without a GPU).
 BOOST_AUTO_TEST_CASE(cpu_training_steps_are_bit_identical) {
@@ -119,6 +176,36 @@ BOOST_AUTO_TEST_CASE(resnet_training_steps_are_bit_identical, *boost::unit_test:
   int differ = 0;
   for (size_t i = 0; i < a.size(); ++i) differ += a[i] != b[i];
   BOOST_TEST(differ == 0, differ << " of " << a.size() << " parameters differ between two identical runs");
+}
+
+// Weight gradients of the GEMM paths (conv_weights_gemm.cu: im2col for 3x3 and strided 7x7, per-image
+// partials for 1x1) in one chunk and in chunks of 2 images, against the reference backend.
+BOOST_AUTO_TEST_CASE(conv_weight_gradients_in_chunks_match_reference, *boost::unit_test::precondition(cuda_present)) {
+  struct Conv {
+    Shape x, w;
+    int64_t stride, pad;
+  };
+  for (const Conv& c : {Conv{{5, 6, 9, 8}, {4, 6, 3, 3}, 1, 1}, Conv{{5, 6, 9, 8}, {4, 6, 1, 1}, 1, 0},
+                        Conv{{5, 3, 16, 15}, {4, 3, 7, 7}, 2, 3}}) {
+    manual_seed(11);
+    const Tensor x = Tensor::randn(c.x, 0, 1, DType::f32, kRef), w0 = Tensor::randn(c.w, 0, 1, DType::f32, kRef);
+    const Tensor g = Tensor::randn(conv2d(x, w0, Tensor(), {c.stride, c.stride}, {c.pad, c.pad}).shape(), 0, 1,
+                                   DType::f32, kRef);
+    auto weight_grad = [&](Device dev) {
+      Tensor w = w0.to(dev).set_requires_grad();
+      sum(mul(conv2d(x.to(dev), w, Tensor(), {c.stride, c.stride}, {c.pad, c.pad}), g.to(dev))).backward();
+      return w.grad().to(kRef).to_vector<float>();
+    };
+    const std::vector<float> ref = weight_grad(kRef), whole = weight_grad(kCUDA);
+    const int64_t per_image = (c.w[1] * c.w[2] * c.w[3] + c.w[0]) * g.size(2) * g.size(3) * 4;  // col + gt, f32
+    const int64_t saved = cuda::set_conv_gemm_scratch_bytes(c.w[2] == 1 ? 2 * c.w[0] * c.w[1] * 4 : 2 * per_image);
+    const std::vector<float> chunked = weight_grad(kCUDA);
+    cuda::set_conv_gemm_scratch_bytes(saved);
+    for (size_t i = 0; i < ref.size(); ++i) {
+      BOOST_TEST(std::abs(whole[i] - ref[i]) <= 1e-4 * (1 + std::abs(ref[i])), "one chunk, w " << shape_str(c.w) << " [" << i << "]");
+      BOOST_TEST(std::abs(chunked[i] - ref[i]) <= 1e-4 * (1 + std::abs(ref[i])), "chunks of 2 images, w " << shape_str(c.w) << " [" << i << "]");
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(memory_statistics_track_tensors, *boost::unit_test::precondition(cuda_present)) {

@@ -88,6 +88,11 @@ struct Profile {
     e.first += s;
     ++e.second;
   }
+  void reset() {
+    seconds.fill(0);
+    calls.fill(0);
+    shapes.clear();
+  }
   ~Profile() {
     if (!on) return;
     double total = 0;
@@ -152,6 +157,8 @@ void dispatch(OpId op, KernelArgs& args) {
   if (gpu) synchronize(dev);
   prof.add(op, args, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
+
+void reset_op_profile() { profile().reset(); }
 
 void synchronize(Device d) {
 #if DIVE_HAVE_CUDA

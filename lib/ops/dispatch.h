@@ -50,6 +50,9 @@ bool backend_available(DeviceKind kind);
 // Runs the kernel for `op` on the device of args.out[0] (or args.in[0] when there are no outputs).
 void dispatch(OpId op, KernelArgs& args);
 
+// DIVE_PROFILE (see dispatch.cpp): forget what was timed so far, e.g. after a warm-up step.
+void reset_op_profile();
+
 // Waits until all work queued on device `d` has finished (no-op on the host backends, which are
 // synchronous). For timings; reading a tensor back (item, to(kCPU)) synchronises by itself.
 void synchronize(Device d);

@@ -22,8 +22,9 @@
 //    0.12 ms with Winograd); drop the `strict &&` clause in acceptable() to trade precision for it.
 //  * Workspace comes from a u8 Tensor, i.e. the stream-ordered caching allocator.
 //  * Bias: cudnnAddTensor of the [1, O, 1, 1] bias onto the output (deterministic).
-//  * Exception: the weight gradient of a stride-1, unpadded 1x1 convolution is computed with cuBLAS
-//    (strided-batched GEMM + fixed-order sum), ~10x faster than cuDNN's deterministic algorithms.
+//  * Exception: weight gradients of stride-1 unpadded 1x1 convolutions, and of every other convolution
+//    in deterministic mode, are GEMMs on cuBLAS (conv_weights_gemm.cu): cuDNN's deterministic weight-
+//    gradient algorithms are up to 10x slower.
 #include <cudnn.h>
 
 #include <climits>
@@ -31,6 +32,7 @@
 #include <mutex>
 #include <vector>
 
+#include "lib/backend/cuda/conv_geometry.h"
 #include "lib/backend/cuda/launch.cuh"
 
 // CUDNN_CHECK(cudnnXxx(...)): throws dive::Error "cuDNN error <string> in <expr> [file:line]".
@@ -79,9 +81,7 @@ using ConvDesc =
     Desc<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor, cudnnDestroyConvolutionDescriptor>;
 
 // ---- geometry ------------------------------------------------------------------------------------------
-struct Geo {
-  int64_t N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw;
-};
+using Geo = ConvGeometry;
 
 // x [N, C, H, W], w [O, C, KH, KW], y [N, O, OH, OW]; i = [sh, sw, ph, pw, dh, dw]
 Geo make_geo(const char* op, const Tensor& x, const Tensor& w, const Tensor& y, const std::vector<int64_t>& i) {
@@ -343,58 +343,6 @@ void conv2d_backward_data(KernelArgs& a) {
                                            sc.zero(DX.dtype()), s.x.d, DX.raw_data()));
 }
 
-// ---- 1x1 weight gradient as GEMMs ----------------------------------------------------------------------
-// cuDNN's deterministic weight-gradient algorithms are slow for 1x1 convolutions (measured on an H200:
-// 3.6 ms for x [32, 256, 56, 56] -> 64 channels, vs 0.36 ms for PyTorch's non-deterministic choice).
-// A stride-1, unpadded 1x1 weight gradient is dw[O, C] = sum_n g_n[O, P] x_n[C, P]^T (P = H W): one
-// strided-batched cuBLAS GEMM per chunk of images writes the per-image products, and a fixed-order
-// kernel sums them (in double), so the result is deterministic. cuBLAS follows set_allow_tf32.
-constexpr int64_t kMaxPartialBytes = int64_t(256) << 20;
-
-cublasStatus_t gemm_sb(cublasHandle_t h, int m, int n, int k, const float* alpha, const float* A, int lda,
-                       long long sa, const float* B, int ldb, long long sb, const float* beta, float* C, int ldc,
-                       long long sc, int batch) {
-  return cublasSgemmStridedBatched(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc,
-                                   sc, batch);
-}
-cublasStatus_t gemm_sb(cublasHandle_t h, int m, int n, int k, const double* alpha, const double* A, int lda,
-                       long long sa, const double* B, int ldb, long long sb, const double* beta, double* C, int ldc,
-                       long long sc, int batch) {
-  return cublasDgemmStridedBatched(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc,
-                                   sc, batch);
-}
-
-// out[i] (+)= sum over k < parts of ws[k * count + i], in k order, in double.
-template <class T>
-__global__ void sum_partials(const T* __restrict__ ws, T* __restrict__ out, int64_t count, int64_t parts,
-                             bool accumulate) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += int64_t(blockDim.x) * gridDim.x) {
-    double acc = accumulate ? double(out[i]) : 0.0;
-    for (int64_t k = 0; k < parts; ++k) acc += double(ws[k * count + i]);
-    out[i] = T(acc);
-  }
-}
-
-template <class T>
-void weights_1x1(const Tensor& G, const Tensor& X, const Tensor& DW, const Geo& g, int dev) {
-  const int64_t P = g.H * g.W, OC = g.O * g.C;
-  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.N, kMaxPartialBytes / (OC * int64_t(sizeof(T)))));
-  Tensor ws = Tensor::empty({chunk * OC}, DW.dtype(), DW.device());
-  const T one = 1, zero = 0;
-  cublasHandle_t h = cublas_handle(dev);
-  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.N - n0);
-    // column-major: ws_n [C, O] = x_n^T' (x_n stored as P x C, transposed) * g_n (stored as P x O)
-    CUBLAS_CHECK(gemm_sb(h, int(g.C), int(g.O), int(P), &one, static_cast<const T*>(X.raw_data()) + n0 * g.C * P,
-                         int(P), (long long)(g.C * P), static_cast<const T*>(G.raw_data()) + n0 * g.O * P, int(P),
-                         (long long)(g.O * P), &zero, static_cast<T*>(ws.raw_data()), int(g.C), (long long)OC,
-                         int(nb)));
-    sum_partials<T><<<grid_for(OC), kBlock, 0, stream(dev)>>>(static_cast<const T*>(ws.raw_data()),
-                                                              static_cast<T*>(DW.raw_data()), OC, nb, n0 > 0);
-    CUDA_CHECK_LAUNCH();
-  }
-}
-
 // in g [N, O, OH, OW], x [N, C, H, W] -> out dw [O, C, KH, KW]
 void conv2d_backward_weights(KernelArgs& a) {
   const Tensor &G = a.in.at(0), &X = a.in.at(1), &DW = a.out.at(0);
@@ -405,10 +353,7 @@ void conv2d_backward_weights(KernelArgs& a) {
   const int dev = DW.device().index;
   DeviceGuard guard(dev);
   if (G.numel() == 0 || X.numel() == 0) return zero_fill(DW, dev);
-  if (g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.OH == g.H && g.OW == g.W) {
-    if (DW.dtype() == DType::f64) return weights_1x1<double>(G, X, DW, g, dev);
-    return weights_1x1<float>(G, X, DW, g, dev);
-  }
+  if (conv_weights_by_gemm(G, X, DW, g, dev)) return;
   cudnnHandle_t h = cudnn_handle(dev);
   const Scalars sc;
   Setup s;

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "lib/backend/cuda/context.h"
+#include "lib/backend/cuda/index_math.cuh"
 #include "lib/ops/dispatch.h"
 
 namespace dive::cuda {
@@ -18,10 +19,15 @@ inline constexpr int kBlock = 256;
 // N operands of one shape (operand 0 is the output), addressed by byte strides. Built by
 // make_iter(), which drops size-1 dims and merges dims that are contiguous in every operand, so
 // contiguous tensors (and scalars broadcast with stride 0) end up 1-D and skip the div/mod loop.
+// Below kSmall elements the coordinates come from 32-bit multiply-high divisions (index_math.cuh): a
+// 64-bit division costs dozens of instructions per dim and element, which made permuted copies and
+// broadcast arithmetic instruction-bound.
 template <int N>
 struct ElemIter {
   int ndim = 1;
+  bool small = false;  // numel < kSmall: 32-bit coordinates
   int64_t size[kMaxDims];
+  Div<int32_t> div[kMaxDims];
   int64_t stride[N][kMaxDims];  // bytes
   char* ptr[N];
 
@@ -33,6 +39,17 @@ struct ElemIter {
     }
 #pragma unroll
     for (int k = 0; k < N; ++k) p[k] = ptr[k];
+    if (small) {
+      int32_t j = int32_t(i);
+      for (int d = ndim - 1; d >= 0; --d) {
+        const int32_t q = div[d](j);
+        const int64_t c = j - q * int32_t(size[d]);
+        j = q;
+#pragma unroll
+        for (int k = 0; k < N; ++k) p[k] += c * stride[k][d];
+      }
+      return;
+    }
     for (int d = ndim - 1; d >= 0; --d) {
       int64_t c = i % size[d];
       i /= size[d];
@@ -82,8 +99,10 @@ ElemIter<N> make_iter(const char* op, const Tensor* const (&ts)[N]) {
     it.size[0] = 1;
     for (int k = 0; k < N; ++k) it.stride[k][0] = 0;
   }
+  it.small = ts[0]->numel() < kSmall;
   for (int d = 0; d < out; ++d) {
     it.size[d] = sz[d];
+    it.div[d] = Div<int32_t>(it.small ? sz[d] : 1);
     for (int k = 0; k < N; ++k) it.stride[k][d] = st[k][d];
   }
   for (int k = 0; k < N; ++k) it.ptr[k] = static_cast<char*>(ts[k]->raw_data());
