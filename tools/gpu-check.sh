@@ -7,7 +7,9 @@
 #      evaluation matrix), alternating the two,
 #   4. prints a short summary table last.
 # Usage: tools/gpu-check.sh [--tests-only | --bench-only | --quick | --all-tests] [bundle-dir]
-# Environment: TRAIN_BATCHES (default "128 200"), ROUNDS (alternating rounds per benchmark, default 2).
+# Environment: TRAIN_BATCHES (default "128 200"), ROUNDS (alternating rounds per benchmark, default 2),
+# BENCHES (default "train resnet eval profile torch-profile": which benchmarks, and the per-op profiles of
+# dive and of PyTorch, to run).
 # Logs go to $OUT (when set) or gpu-check-out/. Exit status: non-zero when a test failed.
 set -uo pipefail
 mode=all
@@ -89,28 +91,32 @@ if [ "$mode" = all ] || [ "$mode" = bench ] || [ "$mode" = alltests ]; then
     shift
     timeout "${BENCH_TIMEOUT:-240}" "$@" 2>>"$out/bench.err" | sed "s/^{/{\"bench\": \"$name\", /" | tee -a "$bench_log"
   }
-  for B in ${TRAIN_BATCHES:-128 200}; do
+  benches=" ${BENCHES:-train resnet eval profile torch-profile} "
+  [[ $benches == *" train "* ]] && for B in ${TRAIN_BATCHES:-128 200}; do
     for round in $(seq "$rounds"); do
       run train_step "$bundle/bin/bench_train_step" "$B" 10 cuda
       run train_step $py bench/train_step_torch.py "$B" 10 cuda
       [ "$B" = 128 ] && run train_step "$bundle/bin/bench_train_step" "$B" 10 cuda nondet
     done
   done
-  for round in $(seq "$rounds"); do
+  [[ $benches == *" resnet "* ]] && for round in $(seq "$rounds"); do
     run resnet50 "$bundle/bin/bench_resnet50" 32 10 cuda
     run resnet50 "$bundle/bin/bench_resnet50" 32 10 cuda nondet
     run resnet50 $py bench/resnet50_torch.py 32 10 cuda
   done
-  for round in $(seq "$rounds"); do
+  [[ $benches == *" eval "* ]] && for round in $(seq "$rounds"); do
     run eval_matrix "$bundle/bin/bench_eval_matrix" 5000 3 1024 8192 cuda
     run eval_matrix $py bench/eval_matrix_torch.py 5000 3 --block 1024 --device cuda
   done
   # per-op (and per-shape) GPU time for the next tuning: DIVE_PROFILE synchronises around each kernel;
   # PyTorch's profiler table of the same training step alongside
-  DIVE_PROFILE=shapes timeout 120 "$bundle/bin/bench_train_step" 128 2 cuda > /dev/null 2> "$out/profile_train_step.txt"
-  DIVE_PROFILE=shapes timeout 120 "$bundle/bin/bench_resnet50" 32 2 cuda > /dev/null 2> "$out/profile_resnet50.txt"
-  TORCH_PROFILE=1 timeout 120 $py bench/train_step_torch.py 128 2 cuda > /dev/null 2> "$out/profile_train_step_torch.txt"
-  head -25 "$out/profile_train_step.txt"
+  if [[ $benches == *" profile "* ]]; then
+    DIVE_PROFILE=shapes timeout 120 "$bundle/bin/bench_train_step" 128 2 cuda > /dev/null 2> "$out/profile_train_step.txt"
+    DIVE_PROFILE=shapes timeout 120 "$bundle/bin/bench_resnet50" 32 2 cuda > /dev/null 2> "$out/profile_resnet50.txt"
+    [[ $benches == *" torch-profile "* ]] &&
+      TORCH_PROFILE=1 timeout 120 $py bench/train_step_torch.py 128 2 cuda > /dev/null 2> "$out/profile_train_step_torch.txt"
+    head -25 "$out/profile_train_step.txt"
+  fi
   $py - "$bench_log" <<'PY' | tee -a "$summary"
 import json, statistics, sys
 rows = []
