@@ -15,15 +15,18 @@ CrossAttention::CrossAttention(int64_t qd, int64_t cd, int64_t h, int64_t dh, do
   to_out = register_module("to_out.0", std::make_shared<nn::Linear>(h * dh, qd));
 }
 
-Tensor CrossAttention::forward(const Tensor& x, const Tensor& ctx, const Tensor& pad, const Tensor& key_pos,
-                               bool strict) const {
-  int64_t B = x.size(0), K = x.size(1), N = ctx.size(1);
-  auto heads_first = [&](const Tensor& t, int64_t n) {  // [B, n, H*dh] -> [B, H, n, dh]
-    return t.view({B, n, heads, dim_head}).permute({0, 2, 1, 3});
+CrossAttention::KeysValues CrossAttention::keys_values(const Tensor& ctx, const Tensor& key_pos) const {
+  int64_t B = ctx.size(0), N = ctx.size(1);
+  auto heads_first = [&](const Tensor& t) {  // [B, N, H*dh] -> [B, H, N, dh], materialised once
+    return t.view({B, N, heads, dim_head}).permute({0, 2, 1, 3}).contiguous();
   };
-  Tensor q = heads_first(to_q->forward(x), K);
-  Tensor k = heads_first(to_k->forward(key_pos.defined() ? add(ctx, key_pos) : ctx), N);
-  Tensor v = heads_first(to_v->forward(ctx), N);
+  return {heads_first(to_k->forward(key_pos.defined() ? add(ctx, key_pos) : ctx)), heads_first(to_v->forward(ctx))};
+}
+
+Tensor CrossAttention::forward(const Tensor& x, const KeysValues& kv, const Tensor& pad, bool strict) const {
+  int64_t B = x.size(0), K = x.size(1), N = kv.k.size(2);
+  Tensor q = to_q->forward(x).view({B, K, heads, dim_head}).permute({0, 2, 1, 3});  // [B, H, K, dh]
+  const Tensor &k = kv.k, &v = kv.v;
   Tensor sim = scale_shift(matmul(q, k.transpose(-1, -2)), 1.0 / std::sqrt(double(dim_head)));  // [B, H, K, N]
   Tensor pad4;
   if (pad.defined()) {
@@ -81,10 +84,14 @@ AggregationBlock::AggregationBlock(const ModelConfig& c, int64_t num_queries, in
 Tensor AggregationBlock::forward(const Tensor& context, const Tensor& pad, const Tensor& key_pos) const {
   int64_t B = context.size(0);
   Tensor x = latents.unsqueeze(0).expand({B, latents.size(0), latents.size(1)});  // [B, K, D]
+  CrossAttention::KeysValues kv;
   for (size_t i = 0; i < attn.size(); ++i) {
     const AttentionBlock& a = *attn[i];
-    Tensor ctx = a.norm_context->forward(context);
-    x = add(a.fn->forward(a.norm->forward(x), ctx, pad, key_pos, strict), x);
+    // The keys and values depend on the context and the block's weights only: with weight sharing every
+    // layer gets the same ones, so they are computed once (same values; their gradients sum before the
+    // projections' backward instead of after).
+    if (i == 0 || attn[i] != attn[i - 1]) kv = a.fn->keys_values(a.norm_context->forward(context), key_pos);
+    x = add(a.fn->forward(a.norm->forward(x), kv, pad, strict), x);
     x = add(ff[i]->forward(x), x);
   }
   return last_ln ? last_ln->forward(x) : x;

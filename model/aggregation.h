@@ -11,9 +11,13 @@ namespace dive::model {
 class CrossAttention : public nn::Module {
  public:
   CrossAttention(int64_t query_dim, int64_t context_dim, int64_t heads, int64_t dim_head, double dropout);
-  // x [B, K, Dq] (normed), ctx [B, N, Dc] (normed), pad [B, N] bool (true = padded) or undefined,
-  // key_pos [N, Dc] or undefined. strict: padded keys get zero weight.
-  Tensor forward(const Tensor& x, const Tensor& ctx, const Tensor& pad, const Tensor& key_pos, bool strict) const;
+  struct KeysValues {
+    Tensor k, v;  // [B, H, N, dh] each, contiguous
+  };
+  // ctx [B, N, Dc] (normed), key_pos [N, Dc] or undefined (added to the keys' input only).
+  KeysValues keys_values(const Tensor& ctx, const Tensor& key_pos) const;
+  // x [B, K, Dq] (normed), pad [B, N] bool (true = padded) or undefined. strict: padded keys get zero weight.
+  Tensor forward(const Tensor& x, const KeysValues& kv, const Tensor& pad, bool strict) const;
 
   int64_t heads, dim_head;
   double dropout;

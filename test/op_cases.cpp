@@ -93,7 +93,9 @@ std::vector<OpCase> build() {
   // column kernel with 1..8 lanes, split reductions with a finishing pass); too large for a gradcheck.
   auto big = [&](const char* name, OpId op, In in, std::function<Tensor(const V&)> fn, bool grad = true) {
     if (!grad) in.grad = false;
-    push({name, {op}, {std::move(in)}, std::move(fn), 1e-5, 1e-4, false});
+    OpCase k{name, {op}, {std::move(in)}, std::move(fn), 1e-5, 1e-4, grad};
+    k.finite_differences = false;
+    push(std::move(k));
   };
   big("sum_long_rows", O::sum, {{3, 5000}}, [](const V& x) { return sum(x[0], {1}); });
   big("sum_leading_axis", O::sum, {{5000, 3}}, [](const V& x) { return sum(x[0], {0}); });
@@ -210,6 +212,13 @@ std::vector<OpCase> build() {
        [](const V& x) { return conv2d(x[0], x[1], Tensor(), {1, 1}, {1, 0}, {2, 2}); }, 1e-4, 1e-4});
   push({"conv2d_1x1_stride2", cv, {{{2, 4, 4, 3}}, {{3, 4, 1, 1}}},
        [](const V& x) { return conv2d(x[0], x[1], Tensor(), {2, 2}); }, 1e-4, 1e-4});
+  // unpadded 1x1 convolutions run as cuBLAS GEMMs on CUDA (conv_gemm.cu), strided ones with a gather /
+  // scatter of the sampled pixels
+  push({"conv2d_1x1_gemm", cv, {{{3, 8, 9, 7}}, {{5, 8, 1, 1}}}, [](const V& x) { return conv2d(x[0], x[1]); },
+       1e-4, 1e-4});
+  push({"conv2d_1x1_gemm_stride2_bias", {O::conv2d, O::conv2d_backward_data, O::conv2d_backward_weights, O::sum},
+       {{{3, 8, 9, 7}}, {{5, 8, 1, 1}}, {{5}}}, [](const V& x) { return conv2d(x[0], x[1], x[2], {2, 2}); }, 1e-4,
+       1e-4});
   push({"conv2d_noncontiguous_input", cv, {{{2, 2, 4, 4}, N, S}, {{3, 2, 3, 2}, N, T}},
        [](const V& x) { return conv2d(x[0], x[1], Tensor(), {1, 2}, {1, 1}); }, 1e-4, 1e-4});
   push({"max_pool2d_3x3_s2_p1", {O::max_pool2d, O::max_pool2d_backward}, {{{2, 2, 5, 6}}},

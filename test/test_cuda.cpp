@@ -178,7 +178,7 @@ BOOST_AUTO_TEST_CASE(resnet_training_steps_are_bit_identical, *boost::unit_test:
   BOOST_TEST(differ == 0, differ << " of " << a.size() << " parameters differ between two identical runs");
 }
 
-// Weight gradients of the GEMM paths (conv_weights_gemm.cu: im2col for 3x3 and strided 7x7, per-image
+// Weight gradients of the GEMM paths (conv_gemm.cu: im2col for 3x3 and strided 7x7, per-image
 // partials for 1x1) in one chunk and in chunks of 2 images, against the reference backend.
 BOOST_AUTO_TEST_CASE(conv_weight_gradients_in_chunks_match_reference, *boost::unit_test::precondition(cuda_present)) {
   struct Conv {
@@ -192,7 +192,7 @@ BOOST_AUTO_TEST_CASE(conv_weight_gradients_in_chunks_match_reference, *boost::un
     const Tensor g = Tensor::randn(conv2d(x, w0, Tensor(), {c.stride, c.stride}, {c.pad, c.pad}).shape(), 0, 1,
                                    DType::f32, kRef);
     auto weight_grad = [&](Device dev) {
-      Tensor w = w0.to(dev).set_requires_grad();
+      Tensor w = w0.to(dev).detach().set_requires_grad();
       sum(mul(conv2d(x.to(dev), w, Tensor(), {c.stride, c.stride}, {c.pad, c.pad}), g.to(dev))).backward();
       return w.grad().to(kRef).to_vector<float>();
     };

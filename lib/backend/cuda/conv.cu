@@ -22,9 +22,8 @@
 //    0.12 ms with Winograd); drop the `strict &&` clause in acceptable() to trade precision for it.
 //  * Workspace comes from a u8 Tensor, i.e. the stream-ordered caching allocator.
 //  * Bias: cudnnAddTensor of the [1, O, 1, 1] bias onto the output (deterministic).
-//  * Exception: weight gradients of stride-1 unpadded 1x1 convolutions, and of every other convolution
-//    in deterministic mode, are GEMMs on cuBLAS (conv_weights_gemm.cu): cuDNN's deterministic weight-
-//    gradient algorithms are up to 10x slower.
+//  * Exceptions, GEMMs on cuBLAS (conv_gemm.cu): unpadded 1x1 convolutions in every direction, and the
+//    weight gradients of all other convolutions in deterministic mode; cuDNN is up to 10x slower there.
 #include <cudnn.h>
 
 #include <climits>
@@ -303,6 +302,7 @@ void conv2d(KernelArgs& a) {
   const Scalars sc;
   if (X.numel() == 0) {  // C == 0: the convolution sums nothing
     zero_fill(Y, dev);
+  } else if (conv_forward_by_gemm(X, Wt, Y, g, dev)) {
   } else {
     Setup s;
     describe("conv2d", s, g, dt);
@@ -331,6 +331,7 @@ void conv2d_backward_data(KernelArgs& a) {
   const int dev = DX.device().index;
   DeviceGuard guard(dev);
   if (G.numel() == 0 || Wt.numel() == 0) return zero_fill(DX, dev);
+  if (conv_backward_data_by_gemm(G, Wt, DX, g, dev)) return;
   cudnnHandle_t h = cudnn_handle(dev);
   const Scalars sc;
   Setup s;

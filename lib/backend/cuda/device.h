@@ -21,7 +21,7 @@ bool allow_tf32();
 void set_deterministic(bool on);
 bool deterministic();
 
-// Scratch per chunk of images of the GEMM-based convolution weight gradients (conv_weights_gemm.cu;
+// Scratch per chunk of images of the GEMM-based convolution weight gradients (conv_gemm.cu;
 // default 256 MiB). Tests lower it to exercise the chunked path. Returns the previous value.
 int64_t set_conv_gemm_scratch_bytes(int64_t bytes);
 
