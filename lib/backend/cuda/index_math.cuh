@@ -1,6 +1,6 @@
 // Index arithmetic shared by the CUDA kernels that address elements by computed coordinates
-// (indexing.cu, pool.cu): 32-bit arithmetic where every count fits (kSmall), fast division by a fixed
-// divisor, and grid-stride loop bounds.
+// (launch.cuh's strided iteration, indexing.cu, pool.cu, conv_gemm.cu): 32-bit arithmetic where every
+// count fits (kSmall), fast division by a fixed divisor, and grid-stride loop bounds.
 #pragma once
 #include <cstdint>
 
