@@ -130,10 +130,10 @@ void weights_1x1(const Tensor& G, const Tensor& X, const Tensor& DW, const ConvG
   for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.N - n0);
     // column-major: ws_n [C, O] = x_n^T' (x_n stored as P x C, transposed) * g_n (stored as P x O)
-    CUBLAS_CHECK(gemm(h, kT, kN, int(g.C), int(g.O), int(P), &one, static_cast<const T*>(X.raw_data()) + n0 * g.C * P,
-                         int(P), (long long)(g.C * P), static_cast<const T*>(G.raw_data()) + n0 * g.O * P, int(P),
-                         (long long)(g.O * P), &zero, static_cast<T*>(ws.raw_data()), int(g.C), (long long)OC,
-                         int(nb)));
+    CUBLAS_CHECK(gemm(h, kT, kN, int(g.C), int(g.O), int(P), &one,
+                      static_cast<const T*>(X.raw_data()) + n0 * g.C * P, int(P), (long long)(g.C * P),
+                      static_cast<const T*>(G.raw_data()) + n0 * g.O * P, int(P), (long long)(g.O * P), &zero,
+                      static_cast<T*>(ws.raw_data()), int(g.C), (long long)OC, int(nb)));
     sum_partials<T><<<grid_for(OC), kBlock, 0, stream(dev)>>>(static_cast<const T*>(ws.raw_data()),
                                                               static_cast<T*>(DW.raw_data()), OC, nb, n0 > 0);
     CUDA_CHECK_LAUNCH();
@@ -187,7 +187,9 @@ template <class T>
 void weights_im2col(const Tensor& G, const Tensor& X, const Tensor& DW, const ConvGeometry& g, int dev) {
   const int64_t P = g.OH * g.OW, CKK = g.C * g.KH * g.KW;
   const int64_t per_image = (CKK + g.O) * P * int64_t(sizeof(T));
-  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.N, g_scratch_bytes / per_image));
+  // images per chunk: within the scratch limit, and every index of col / gt below 2^30 (32-bit kernels)
+  const int64_t fits = std::min(g_scratch_bytes / per_image, (kSmall - 1) / (std::max(CKK, g.O) * P));
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.N, fits));
   Tensor col = Tensor::empty({CKK * chunk * P}, DW.dtype(), DW.device());
   Tensor gt = Tensor::empty({g.O * chunk * P}, DW.dtype(), DW.device());
   const T one = 1, zero = 0;
@@ -208,8 +210,8 @@ void weights_im2col(const Tensor& G, const Tensor& X, const Tensor& DW, const Co
     // row-major dw [O, CKK] = gt [O, K] col^T, i.e. column-major dw^T [CKK, O] = col^T' gt with K = nb P'
     const int K = int(nb * P);
     CUBLAS_CHECK(gemm(h, kT, kN, int(CKK), int(g.O), K, &one, static_cast<const T*>(col.raw_data()), K, 0,
-                         static_cast<const T*>(gt.raw_data()), K, 0, n0 > 0 ? &one : &zero,
-                         static_cast<T*>(DW.raw_data()), int(CKK), 0, 1));
+                      static_cast<const T*>(gt.raw_data()), K, 0, n0 > 0 ? &one : &zero,
+                      static_cast<T*>(DW.raw_data()), int(CKK), 0, 1));
   }
 }
 
@@ -249,9 +251,11 @@ bool conv_weights_by_gemm(const Tensor& G, const Tensor& X, const Tensor& DW, co
     else weights_1x1<float>(G, X, DW, g, dev);
     return true;
   }
-  // im2col in deterministic mode, when one image's columns fit the scratch limit (else cuDNN)
+  // im2col in deterministic mode, when one image's columns fit the scratch limit and 32-bit indexing
+  // (else cuDNN)
+  const int64_t per_image_values = std::max(g.C * g.KH * g.KW, g.O) * g.OH * g.OW;
   const int64_t per_image = (g.C * g.KH * g.KW + g.O) * g.OH * g.OW * int64_t(dtype_size(DW.dtype()));
-  if (!deterministic() || per_image > g_scratch_bytes) return false;
+  if (!deterministic() || per_image > g_scratch_bytes || per_image_values >= kSmall) return false;
   if (f64) weights_im2col<double>(G, X, DW, g, dev);
   else weights_im2col<float>(G, X, DW, g, dev);
   return true;
