@@ -1,13 +1,10 @@
 // ResNet-50 forward + backward at 224x224 (torchvision layout, with the classification head), timed.
 // Prints one JSON line like bench_train_step. Usage: bench_resnet50 BATCH STEPS [device] [nondet]
-#include <sys/resource.h>
-
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
-#include "bench/gpu_mode.h"
+#include "bench/step_bench.h"
 #include "lib/ops/dispatch.h"
 #include "lib/ops/ops.h"
 #include "model/resnet.h"
@@ -28,20 +25,10 @@ int main(int argc, char** argv) {
   net.train();
   Tensor x = Tensor::randn({B, 3, 224, 224}).to(dev);
   Tensor w = Tensor::randn({B, rc.num_classes}).to(dev);
-  std::string times;
-  for (int s = 0; s <= steps; ++s) {  // step 0 warms up (primitive creation, allocations)
-    auto t0 = std::chrono::steady_clock::now();
+  std::string times = bench::timed_steps(steps, dev, [&] {
     net.zero_grad();
     sum(mul(net.forward(x), w)).backward();
-    synchronize(dev);
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (s == 0) reset_op_profile();  // DIVE_PROFILE tables leave out the warm-up step
-    if (s > 0) times += (times.empty() ? "" : ", ") + std::to_string(ms);
-  }
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  std::printf("{\"impl\": \"dive\", \"batch\": %lld, \"device\": \"%s\", \"mode\": \"%s\", \"step_ms\": [%s], \"peak_rss_mb\": %.1f, "
-              "\"peak_gpu_mb\": %.1f}\n",
-              (long long)B, dev.str().c_str(), mode, times.c_str(), double(ru.ru_maxrss) / 1024.0, double(device_memory(dev).peak_allocated) / 1048576.0);
+  });
+  std::printf("{%s}\n", bench::step_fields(B, dev, mode, times).c_str());
   return 0;
 }

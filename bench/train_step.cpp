@@ -1,14 +1,11 @@
 // One DivE training step (forward, backward, clip, AdamW) at the default COCO BUTD config, timed.
 // Prints one JSON line: {"impl": "dive", "batch": B, "step_ms": [...], "peak_rss_mb": ...}.
 // Usage: bench_train_step BATCH STEPS [device] [nondet]
-#include <sys/resource.h>
-
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
-#include "bench/gpu_mode.h"
+#include "bench/step_bench.h"
 #include "lib/ops/dispatch.h"
 #include "lib/ops/ops.h"
 #include "lib/optim/optimizer.h"
@@ -50,24 +47,15 @@ int main(int argc, char** argv) {
   b.captions = Tensor::from_vector(caps, {C, T}, dev);
   b.cap_lengths = Tensor::from_vector(lens, {C}, dev);
 
-  std::string times;
   double loss = 0;
-  for (int s = 0; s <= steps; ++s) {  // step 0 is a warm-up (primitive creation, allocations)
-    auto t0 = std::chrono::steady_clock::now();
+  std::string times = bench::timed_steps(steps, dev, [&] {
     opt.zero_grad();
     model::StepOutput o = m.forward(b);
     o.loss.total.backward();
     optim::clip_grad_norm(params, 1.0);
     opt.step();
     loss = o.loss.total.item<double>();
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (s == 0) reset_op_profile();  // DIVE_PROFILE tables leave out the warm-up step
-    if (s > 0) times += (times.empty() ? "" : ", ") + std::to_string(ms);
-  }
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  std::printf("{\"impl\": \"dive\", \"batch\": %lld, \"device\": \"%s\", \"mode\": \"%s\", \"step_ms\": [%s], \"peak_rss_mb\": %.1f, "
-              "\"peak_gpu_mb\": %.1f, \"loss\": %.6f}\n",
-              (long long)B, dev.str().c_str(), mode, times.c_str(), double(ru.ru_maxrss) / 1024.0, double(device_memory(dev).peak_allocated) / 1048576.0, loss);
+  });
+  std::printf("{%s, \"loss\": %.6f}\n", bench::step_fields(B, dev, mode, times).c_str(), loss);
   return 0;
 }

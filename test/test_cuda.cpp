@@ -14,6 +14,7 @@
 #include "lib/optim/optimizer.h"
 #include "model/resnet.h"
 #include "model/vse.h"
+#include "test/test_util.h"
 
 #if DIVE_HAVE_CUDA
 #include "lib/backend/cuda/device.h"
@@ -21,12 +22,6 @@
 
 namespace dive {
 namespace {
-
-boost::test_tools::assertion_result cuda_present(boost::unit_test::test_unit_id) {
-  boost::test_tools::assertion_result r(backend_available(DeviceKind::cuda));
-  r.message() << "skipped: no CUDA device";
-  return r;
-}
 
 // Bit patterns of every parameter, in name order.
 std::vector<std::vector<uint8_t>> param_bits(nn::Module& m) {
@@ -149,7 +144,7 @@ BOOST_AUTO_TEST_CASE(cpu_reductions_with_ties_nans_and_infinities) {
   BOOST_TEST(bad.empty(), bad);
 }
 
-BOOST_AUTO_TEST_CASE(reductions_with_ties_nans_and_infinities, *boost::unit_test::precondition(cuda_present)) {
+BOOST_AUTO_TEST_CASE(reductions_with_ties_nans_and_infinities, *boost::unit_test::precondition(test::cuda_present)) {
   std::string bad = special_reductions_mismatch(kCUDA);
   BOOST_TEST(bad.empty(), bad);
 }
@@ -160,7 +155,7 @@ BOOST_AUTO_TEST_CASE(cpu_training_steps_are_bit_identical) {
   BOOST_TEST((resnet_steps(kCPU) == resnet_steps(kCPU)));
 }
 
-BOOST_AUTO_TEST_CASE(dive_training_steps_are_bit_identical, *boost::unit_test::precondition(cuda_present)) {
+BOOST_AUTO_TEST_CASE(dive_training_steps_are_bit_identical, *boost::unit_test::precondition(test::cuda_present)) {
   auto a = dive_steps(kCUDA);
   auto b = dive_steps(kCUDA);
   BOOST_TEST_REQUIRE(a.size() == b.size());
@@ -169,7 +164,7 @@ BOOST_AUTO_TEST_CASE(dive_training_steps_are_bit_identical, *boost::unit_test::p
   BOOST_TEST(differ == 0, differ << " of " << a.size() << " parameters differ between two identical runs");
 }
 
-BOOST_AUTO_TEST_CASE(resnet_training_steps_are_bit_identical, *boost::unit_test::precondition(cuda_present)) {
+BOOST_AUTO_TEST_CASE(resnet_training_steps_are_bit_identical, *boost::unit_test::precondition(test::cuda_present)) {
   auto a = resnet_steps(kCUDA);
   auto b = resnet_steps(kCUDA);
   BOOST_TEST_REQUIRE(a.size() == b.size());
@@ -180,7 +175,7 @@ BOOST_AUTO_TEST_CASE(resnet_training_steps_are_bit_identical, *boost::unit_test:
 
 // Weight gradients of the GEMM paths (conv_gemm.cu: im2col for 3x3 and strided 7x7, per-image
 // partials for 1x1) in one chunk and in chunks of 2 images, against the reference backend.
-BOOST_AUTO_TEST_CASE(conv_weight_gradients_in_chunks_match_reference, *boost::unit_test::precondition(cuda_present)) {
+BOOST_AUTO_TEST_CASE(conv_weight_gradients_in_chunks_match_reference, *boost::unit_test::precondition(test::cuda_present)) {
 #if DIVE_HAVE_CUDA  // set_conv_gemm_scratch_bytes exists in CUDA builds only
   struct Conv {
     Shape x, w;
@@ -211,7 +206,7 @@ BOOST_AUTO_TEST_CASE(conv_weight_gradients_in_chunks_match_reference, *boost::un
 #endif
 }
 
-BOOST_AUTO_TEST_CASE(memory_statistics_track_tensors, *boost::unit_test::precondition(cuda_present)) {
+BOOST_AUTO_TEST_CASE(memory_statistics_track_tensors, *boost::unit_test::precondition(test::cuda_present)) {
   DeviceMemory before = device_memory(kCUDA);
   {
     Tensor t = Tensor::zeros({1 << 20}, DType::f32, kCUDA);  // 4 MiB
@@ -223,7 +218,7 @@ BOOST_AUTO_TEST_CASE(memory_statistics_track_tensors, *boost::unit_test::precond
   BOOST_TEST(device_memory(kCUDA).allocated == before.allocated);
 }
 
-BOOST_AUTO_TEST_CASE(a_missing_device_is_a_clear_error, *boost::unit_test::precondition(cuda_present)) {
+BOOST_AUTO_TEST_CASE(a_missing_device_is_a_clear_error, *boost::unit_test::precondition(test::cuda_present)) {
   try {
     Tensor::zeros({2}, DType::f32, Device::parse("cuda:63"));
     BOOST_FAIL("no error for cuda:63");

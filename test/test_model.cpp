@@ -15,6 +15,7 @@
 #include "lib/ops/ops.h"
 #include "model/vse.h"
 #include "tools/step.h"
+#include "test/test_util.h"
 
 using namespace dive;
 
@@ -79,8 +80,6 @@ std::vector<std::string> fixture_names() {
   return names;
 }
 
-bool cuda_present() { return backend_available(DeviceKind::cuda); }
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(model_fixtures)
@@ -95,11 +94,7 @@ BOOST_AUTO_TEST_CASE(cpu_backend) {
   for (const auto& n : fixture_names()) check_fixture(n, kCPU);
 }
 
-BOOST_AUTO_TEST_CASE(cuda_backend, *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
-                       boost::test_tools::assertion_result r(cuda_present());
-                       r.message() << "skipped: no CUDA device";
-                       return r;
-                     })) {
+BOOST_AUTO_TEST_CASE(cuda_backend, *boost::unit_test::precondition(test::cuda_present)) {
   for (const auto& n : fixture_names()) check_fixture(n, kCUDA);
 }
 

@@ -20,6 +20,7 @@
 #include "model/vse.h"
 #include "test/det_fixture.h"
 #include "tools/step.h"
+#include "test/test_util.h"
 
 using namespace dive;
 
@@ -91,21 +92,13 @@ BOOST_AUTO_TEST_CASE(deterministic_init_is_bit_identical) {
 
 BOOST_AUTO_TEST_CASE(reference_backend) { check(kRef, DType::f32); }
 
-BOOST_AUTO_TEST_CASE(cpu_backend, *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
-                       boost::test_tools::assertion_result r(backend_available(DeviceKind::cpu));
-                       r.message() << "skipped: no CPU (oneDNN) backend";
-                       return r;
-                     })) {
+BOOST_AUTO_TEST_CASE(cpu_backend, *boost::unit_test::precondition(test::cpu_backend_present)) {
   check(kCPU, DType::f32);
 }
 
 BOOST_AUTO_TEST_CASE(cpu_backend_f64) { check(kCPU, DType::f64); }
 
-BOOST_AUTO_TEST_CASE(cuda_backend, *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
-                       boost::test_tools::assertion_result r(backend_available(DeviceKind::cuda));
-                       r.message() << "skipped: no CUDA device";
-                       return r;
-                     })) {
+BOOST_AUTO_TEST_CASE(cuda_backend, *boost::unit_test::precondition(test::cuda_present)) {
   check(kCUDA, DType::f32);
 }
 

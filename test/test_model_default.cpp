@@ -46,6 +46,7 @@
 #include "model/vse.h"
 #include "test/det_fixture.h"
 #include "tools/step.h"
+#include "test/test_util.h"
 
 using namespace dive;
 
@@ -59,8 +60,6 @@ const test::DetFixture& fixture() {
 using test::starts_with;
 
 void check(Device dev, DType dt) { test::check_det_fixture(fixture(), dev, dt, "default dims", 40); }
-
-bool cuda_present() { return backend_available(DeviceKind::cuda); }
 
 }  // namespace
 
@@ -95,11 +94,7 @@ BOOST_AUTO_TEST_CASE(deterministic_init_is_bit_identical) {
 
 BOOST_AUTO_TEST_CASE(reference_backend) { check(kRef, DType::f32); }
 
-BOOST_AUTO_TEST_CASE(cpu_backend, *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
-                       boost::test_tools::assertion_result r(backend_available(DeviceKind::cpu));
-                       r.message() << "skipped: no CPU (oneDNN) backend";
-                       return r;
-                     })) {
+BOOST_AUTO_TEST_CASE(cpu_backend, *boost::unit_test::precondition(test::cpu_backend_present)) {
   check(kCPU, DType::f32);
 }
 
@@ -107,11 +102,7 @@ BOOST_AUTO_TEST_CASE(cpu_backend, *boost::unit_test::precondition([](boost::unit
 // ~1e-8 shows that the float32 tolerances above cover rounding only.
 BOOST_AUTO_TEST_CASE(cpu_backend_f64) { check(kCPU, DType::f64); }
 
-BOOST_AUTO_TEST_CASE(cuda_backend, *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
-                       boost::test_tools::assertion_result r(cuda_present());
-                       r.message() << "skipped: no CUDA device";
-                       return r;
-                     })) {
+BOOST_AUTO_TEST_CASE(cuda_backend, *boost::unit_test::precondition(test::cuda_present)) {
   check(kCUDA, DType::f32);
 }
 

@@ -26,6 +26,7 @@
 #include "model/resnet.h"
 #include "tools/step.h"
 #include "test/det_fixture.h"
+#include "test/test_util.h"
 
 using namespace dive;
 
@@ -183,11 +184,7 @@ BOOST_AUTO_TEST_CASE(init_and_bn_eval) {
 
 BOOST_AUTO_TEST_CASE(reference_backend) { check(kRef, DType::f32); }
 
-BOOST_AUTO_TEST_CASE(cpu_backend, *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
-                       boost::test_tools::assertion_result r(backend_available(DeviceKind::cpu));
-                       r.message() << "skipped: no CPU (oneDNN) backend";
-                       return r;
-                     })) {
+BOOST_AUTO_TEST_CASE(cpu_backend, *boost::unit_test::precondition(test::cpu_backend_present)) {
   check(kCPU, DType::f32);
 }
 

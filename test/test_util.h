@@ -1,5 +1,6 @@
-// Small helpers shared by the test suites: a temporary folder removed at scope exit, raw file I/O, and
-// the check that a call fails with a dive::Error naming what was wrong.
+// Small helpers shared by the test suites: a temporary folder removed at scope exit, raw file I/O, the
+// check that a call fails with a dive::Error naming what was wrong, and the preconditions that skip a
+// case when its backend is missing.
 #pragma once
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "lib/core/error.h"
+#include "lib/ops/dispatch.h"
 
 namespace dive::test {
 
@@ -58,6 +60,19 @@ void expect_error(F f, const std::vector<std::string>& parts) {
     std::string m = e.what();
     for (const std::string& p : parts) BOOST_TEST(m.find(p) != std::string::npos, "'" << p << "' not in: " << m);
   }
+}
+
+// Boost.Test preconditions: `*boost::unit_test::precondition(test::cuda_present)` reports
+// "skipped: no CUDA device" instead of running the case.
+inline boost::test_tools::assertion_result cuda_present(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(backend_available(DeviceKind::cuda));
+  r.message() << "skipped: no CUDA device";
+  return r;
+}
+inline boost::test_tools::assertion_result cpu_backend_present(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(backend_available(DeviceKind::cpu));
+  r.message() << "skipped: no CPU (oneDNN) backend";
+  return r;
 }
 
 }  // namespace dive::test

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 
 #include "lib/backend/cpu/engine.h"
 #include "lib/backend/cpu/kernels.h"
@@ -197,42 +198,31 @@ void forward_f32(KernelArgs& a, const ref::ConvGeom& g, bool bias) {
   });
 }
 
-void backward_data_f32(KernelArgs& a, const ref::ConvGeom& g) {
-  DNNL_CHECK("conv2d_backward_data", {
-    auto plan = cached_plan(conv_key("conv2d_backward_data", g, false), [&] {
+// conv2d_backward_data (Prim = convolution_backward_data: in g, w -> dx) and conv2d_backward_weights
+// (convolution_backward_weights: in g, x -> dw); the two differ only in the second input and the output.
+template <class Prim>
+void backward_f32(KernelArgs& a, const ref::ConvGeom& g) {
+  constexpr bool data = std::is_same_v<Prim, dnnl::convolution_backward_data>;
+  const char* op = data ? "conv2d_backward_data" : "conv2d_backward_weights";
+  DNNL_CHECK(op, {
+    auto plan = cached_plan(conv_key(op, g, false), [&] {
       Geo e = geo(g);
-      using cb = dnnl::convolution_backward_data;
-      const bool plain = plain_layout(g, Dir::backward_data);
+      const bool plain = plain_layout(g, data ? Dir::backward_data : Dir::backward_weights);
       Descs d = descs(e, plain);
-      cb::primitive_desc pd(
-          cb::desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, e.strides, e.dilates, e.pad_l, e.pad_r),
-          engine(), fwd_pd(e, false, plain));
+      typename Prim::primitive_desc pd(typename Prim::desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y,
+                                                           e.strides, e.dilates, e.pad_l, e.pad_r),
+                                       engine(), fwd_pd(e, false, plain));
       auto p = std::make_shared<Plan>();
-      p->prim = cb(pd);
+      p->prim = Prim(pd);
+      const memory::desc x(e.x, dt::f32, tag::nchw), w(e.w, dt::f32, tag::oihw);
       add_arg(*p, DNNL_ARG_DIFF_DST, false, memory::desc(e.y, dt::f32, tag::nchw), pd.diff_dst_desc());
-      add_arg(*p, DNNL_ARG_WEIGHTS, false, memory::desc(e.w, dt::f32, tag::oihw), pd.weights_desc());
-      add_arg(*p, DNNL_ARG_DIFF_SRC, true, memory::desc(e.x, dt::f32, tag::nchw), pd.diff_src_desc());
-      return p;
-    });
-    run_plan(*plan, {a.in[0].raw_data(), a.in[1].raw_data(), a.out[0].raw_data()});
-  });
-}
-
-void backward_weights_f32(KernelArgs& a, const ref::ConvGeom& g) {
-  DNNL_CHECK("conv2d_backward_weights", {
-    auto plan = cached_plan(conv_key("conv2d_backward_weights", g, false), [&] {
-      Geo e = geo(g);
-      using cb = dnnl::convolution_backward_weights;
-      const bool plain = plain_layout(g, Dir::backward_weights);
-      Descs d = descs(e, plain);
-      cb::primitive_desc pd(
-          cb::desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, e.strides, e.dilates, e.pad_l, e.pad_r),
-          engine(), fwd_pd(e, false, plain));
-      auto p = std::make_shared<Plan>();
-      p->prim = cb(pd);
-      add_arg(*p, DNNL_ARG_DIFF_DST, false, memory::desc(e.y, dt::f32, tag::nchw), pd.diff_dst_desc());
-      add_arg(*p, DNNL_ARG_SRC, false, memory::desc(e.x, dt::f32, tag::nchw), pd.src_desc());
-      add_arg(*p, DNNL_ARG_DIFF_WEIGHTS, true, memory::desc(e.w, dt::f32, tag::oihw), pd.diff_weights_desc());
+      if constexpr (data) {
+        add_arg(*p, DNNL_ARG_WEIGHTS, false, w, pd.weights_desc());
+        add_arg(*p, DNNL_ARG_DIFF_SRC, true, x, pd.diff_src_desc());
+      } else {
+        add_arg(*p, DNNL_ARG_SRC, false, x, pd.src_desc());
+        add_arg(*p, DNNL_ARG_DIFF_WEIGHTS, true, w, pd.diff_weights_desc());
+      }
       return p;
     });
     run_plan(*plan, {a.in[0].raw_data(), a.in[1].raw_data(), a.out[0].raw_data()});
@@ -263,7 +253,7 @@ void conv2d_backward_data(KernelArgs& a) {
   }
   DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "conv2d_backward_data", [&] {
     if constexpr (std::is_same_v<scalar_t, float>) {
-      backward_data_f32(a, g);
+      backward_f32<dnnl::convolution_backward_data>(a, g);
     } else {
       const scalar_t *gy = a.in[0].data<scalar_t>(), *w = a.in[1].data<scalar_t>();
       backward_data_loop<scalar_t>(g, gy, w, a.out[0].data<scalar_t>());
@@ -277,7 +267,7 @@ void conv2d_backward_weights(KernelArgs& a) {
   DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "conv2d_backward_weights", [&] {
     if constexpr (std::is_same_v<scalar_t, float>) {
       if (a.in[0].numel() > 0) {
-        backward_weights_f32(a, g);
+        backward_f32<dnnl::convolution_backward_weights>(a, g);
         return;
       }
     }
