@@ -1,4 +1,4 @@
-# Thin wrapper around meson. Every target first installs missing Debian packages (tools/install-deps.sh).
+# Thin wrapper around meson. Every target first installs missing Debian packages (tools/scripts/install-deps.sh).
 BUILD ?= build
 EMBEDDED_BUILD ?= build-embedded
 JOBS ?= $(shell nproc)
@@ -9,7 +9,7 @@ export PATH := /usr/local/cuda/bin:$(PATH)
 all: build
 
 deps:
-	@bash tools/install-deps.sh
+	@bash tools/scripts/install-deps.sh
 
 # Configure once; meson reconfigures by itself when meson.build files change.
 $(BUILD)/build.ninja:
@@ -20,31 +20,31 @@ $(EMBEDDED_BUILD)/build.ninja:
 
 build: deps
 	@$(MAKE) --no-print-directory $(BUILD)/build.ninja
-	@bash tools/cuda-stale.sh $(BUILD)
+	@bash tools/scripts/cuda-stale.sh $(BUILD)
 	ninja -C $(BUILD) -j $(JOBS)
 
 test: build
-	@bash tools/run-tests.sh $(BUILD)
+	@bash tools/scripts/run-tests.sh $(BUILD)
 
 # The embedded configuration: neither oneDNN nor CUDA, everything on the reference backend.
 test-embedded: deps
 	@$(MAKE) --no-print-directory $(EMBEDDED_BUILD)/build.ninja
 	ninja -C $(EMBEDDED_BUILD) -j $(JOBS)
-	@bash tools/run-tests.sh $(EMBEDDED_BUILD)
+	@bash tools/scripts/run-tests.sh $(EMBEDDED_BUILD)
 
 bench: build
 	@bash bench/run.sh $(BUILD)
 
 # The main job on demo data: synthetic dataset, DivE (K = 4) vs the single-vector baseline, recall tables.
 demo: build
-	@bash tools/demo.sh $(BUILD)
+	@bash tools/scripts/demo.sh $(BUILD)
 
 check-long: test test-embedded
 
 # The CUDA build for a GPU machine (tests, benchmarks, CLI + their non-CUDA libraries) in gpu-bundle/;
-# run it there with `bash tools/gpu-check.sh` from the repository root.
+# run it there with `bash tools/scripts/gpu-check.sh` from the repository root.
 gpu-bundle: deps
-	@bash tools/gpu-bundle.sh gpu-bundle build-gpu
+	@bash tools/scripts/gpu-bundle.sh gpu-bundle build-gpu
 
 clean:
 	rm -rf $(BUILD) $(EMBEDDED_BUILD) build-gpu gpu-bundle

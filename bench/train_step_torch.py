@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The same training step in PyTorch (pip torch, 2 threads): the reference DivE model of
-tools/reference/dive_model.py (official semantics, official torch.cdist mode), AdamW with the official
+test/reference/dive_model.py (official semantics, official torch.cdist mode), AdamW with the official
 groups, clip 1.0. Prints one JSON line like bench_train_step.
 Usage: train_step_torch.py BATCH STEPS [device=cpu]  (cuda: TF32 off, as dive's default)
 TORCH_PROFILE=1: after the timed steps, one more step under torch.profiler; its kernel table (sorted by

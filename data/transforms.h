@@ -2,7 +2,7 @@
 // Host (CPU) only; images are u8 [H, W, 3] as data::load_rgb returns them, model inputs f32 [3, H, W].
 //
 // Reference semantics (checked against torch/torchvision in test/test_transforms.cpp with the fixture
-// test/data/transforms_cases.json from tools/reference/make_transform_cases.py):
+// test/data/transforms_cases.json from test/reference/make_transform_cases.py):
 // - All geometry runs on float [0, 1] CHW tensors, i.e. torchvision's *tensor* path applied after
 //   ToTensor: Compose([ToTensor(), Resize(s, antialias=False), CenterCrop(c), Normalize(...)]). The
 //   official code applies the transforms to PIL images, whose bilinear resize antialiases when it

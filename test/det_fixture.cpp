@@ -1,5 +1,5 @@
 // Shared by the deterministic-init fixture tests (test_model_default, test_model_cnn, test_resnet): loading,
-// gradient summaries (as tools/reference/det_init.py) and the comparison of one eval pass and one
+// gradient summaries (as test/reference/det_init.py) and the comparison of one eval pass and one
 // training step. The tolerances and their reasons are documented in test_model_default.cpp.
 #include "test/det_fixture.h"
 
@@ -11,7 +11,7 @@
 
 #include "lib/io/safetensors.h"
 #include "lib/ops/ops.h"
-#include "tools/step.h"
+#include "tools/run/step.h"
 
 namespace dive::test {
 

@@ -14,7 +14,7 @@
 #include "data/glove.h"
 #include "lib/core/error.h"
 #include "lib/core/rng.h"
-#include "tools/session.h"
+#include "tools/run/session.h"
 
 namespace fs = std::filesystem;
 using namespace dive;

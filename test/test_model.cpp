@@ -1,5 +1,5 @@
 // Model-level parity with PyTorch: `dive step`'s code path on every backend present against fixtures
-// written by tools/reference/dive_reference.py (torch version and seed in each file's metadata).
+// written by test/reference/dive_reference.py (torch version and seed in each file's metadata).
 // Tolerance (one table): relative error ||a - b|| / ||b|| <= 1e-4 per tensor. Gradients that are zero
 // in exact arithmetic (the bias before a BatchNorm; the query LayerNorm bias, which the softmax over
 // queries cancels) are rounding noise in both implementations: a tensor whose reference norm is below
@@ -14,7 +14,7 @@
 #include "lib/ops/dispatch.h"
 #include "lib/ops/ops.h"
 #include "model/vse.h"
-#include "tools/step.h"
+#include "tools/run/step.h"
 #include "test/test_util.h"
 
 using namespace dive;

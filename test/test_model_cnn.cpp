@@ -2,9 +2,9 @@
 // 2-D sine key PE, max-pooled global feature) at tiny dims (embed 16, word_dim 12, vocab 50, K 2,
 // depth 1, 2 heads x 8, dropouts 0), images [2, 3, 64, 64] (2 x 2 grid cells), captions [10, 5].
 // As test_model_default.cpp: both sides set every weight (the ResNet's included) from the closed-form
-// formula (tools::deterministic_init / tools/reference/det_init.py), the fixture holds embeddings,
+// formula (tools::deterministic_init / test/reference/det_init.py), the fixture holds embeddings,
 // loss terms, BN running statistics after the step and gradient summaries (gradsum / gradproj /
-// gradnoise) of PyTorch's float64 step; written by `python3 tools/reference/make_cnn_fixture.py`.
+// gradnoise) of PyTorch's float64 step; written by `python3 test/reference/make_cnn_fixture.py`.
 // Tolerances are those of test_model_default.cpp (see there): float32 1e-4 relative (gradients:
 // max(1e-4 ||r||, 10 * gradnoise)), float64 1e-6 for stored float32 tensors, 1e-7 ||r|| for gradients.
 // Also: img_finetune off gives no ResNet gradient, bn_eval keeps the ResNet's running statistics,
@@ -19,7 +19,7 @@
 #include "lib/ops/ops.h"
 #include "model/vse.h"
 #include "test/det_fixture.h"
-#include "tools/step.h"
+#include "tools/run/step.h"
 #include "test/test_util.h"
 
 using namespace dive;

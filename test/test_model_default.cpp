@@ -1,12 +1,12 @@
 // Model parity with PyTorch at the official DEFAULT dims (img_dim 2048, embed 1024, word_dim 300,
 // 4 heads x 512, depth 4 shared, K = 4; vocab 20, dropouts 0) on a tiny batch (B=2, N=3, T=5).
 // Weights + gradients at these dims are ~320 MB, so nothing big is stored: both sides set the weights
-// from a closed-form formula (tools::deterministic_init, twin of tools/reference/det_init.py; the
+// from a closed-form formula (tools::deterministic_init, twin of test/reference/det_init.py; the
 // fixture's initbits.* checksums prove the float32 weights bit-identical), and the fixture holds every
 // gradient only as a few numbers over its row-major flattening (f64): gradsum.<name> = (||g||, <g,P1>,
 // <g,P2>), P1[i] = sin(0.3i+0.1), P2[i] = cos(0.17i), and gradproj.<name> = (<g,R1>, <g,R2>) with
-// pseudo-random signs R_j[i] = +-1 from splitmix64 (tools/reference/det_init.py). Written by
-// `python3 tools/reference/dive_reference.py make_default` (torch version and batch seed in its metadata).
+// pseudo-random signs R_j[i] = +-1 from splitmix64 (test/reference/det_init.py). Written by
+// `python3 test/reference/dive_reference.py make_default` (torch version and batch seed in its metadata).
 // PyTorch computed the reference in float64 (from the same float32 weights and batch), so it is the
 // exact answer for float32 inputs; gradnoise.<name> = ||g_f32 - g_f64|| of PyTorch's own float32 step.
 //
@@ -45,7 +45,7 @@
 #include "lib/ops/ops.h"
 #include "model/vse.h"
 #include "test/det_fixture.h"
-#include "tools/step.h"
+#include "tools/run/step.h"
 #include "test/test_util.h"
 
 using namespace dive;

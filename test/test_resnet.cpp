@@ -1,5 +1,5 @@
 // torchvision ResNet parity (model/resnet.h) against test/data/resnet/resnet18_64.*, written by
-// `python3 tools/reference/make_resnet_fixture.py` (torch/torchvision versions and seed in its metadata):
+// `python3 test/reference/make_resnet_fixture.py` (torch/torchvision versions and seed in its metadata):
 // resnet18 without avgpool/fc (the DivE CNN branch), input [2, 3, 64, 64], weights from the closed-form
 // formula of tools::deterministic_init / det_init.py (BN weights, biases and running statistics
 // perturbed), loss = sum(features * proj). Gradients are stored as summaries (det_init.py): gradsum =
@@ -24,7 +24,7 @@
 #include "lib/ops/dispatch.h"
 #include "lib/ops/ops.h"
 #include "model/resnet.h"
-#include "tools/step.h"
+#include "tools/run/step.h"
 #include "test/det_fixture.h"
 #include "test/test_util.h"
 

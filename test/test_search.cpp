@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "test/cli_util.h"
 #include "test/test_util.h"
 #include "data/dataset.h"
 #include "data/synth.h"
@@ -20,10 +21,9 @@
 #include "lib/core/rng.h"
 #include "lib/ops/ops.h"
 #include "model/retrieval.h"
-#include "tools/checkpoint.h"
-#include "tools/commands.h"
-#include "tools/embedding_index.h"
-#include "tools/session.h"
+#include "tools/run/checkpoint.h"
+#include "tools/run/embedding_index.h"
+#include "tools/run/session.h"
 
 namespace fs = std::filesystem;
 using namespace dive;
@@ -62,7 +62,12 @@ boost::json::object read_json(const std::string& path) {
   return boost::json::parse(ss.str()).as_object();
 }
 
-using test::expect_error;
+// `dive search` with these flags exits 0 (its output is shown otherwise).
+bool search_ok(const std::vector<std::string>& args) {
+  test::CliResult r = test::run_dive("search", args);
+  if (r.status != 0) BOOST_TEST_MESSAGE("dive search failed:\n" << r.output);
+  return r.status == 0;
+}
 
 // Ids of a score row sorted best first (ties: lower id first), as search promises.
 std::vector<int64_t> ranking(const std::vector<float>& s) {
@@ -85,8 +90,9 @@ struct Fixture {
     index = t / "index";
     cfg = tiny_config(data::Vocabulary::load(pre + "/vocab.txt").size());
     save_model(ckpt, cfg, 21);
-    BOOST_REQUIRE(tools::cmd_encode({"--checkpoint", ckpt, "--data_path", pre, "--vocab_path", pre, "--split", "test",
-                                     "--out", index, "--batch_size_eval", "4"}) == 0);
+    test::CliResult r = test::run_dive("encode", {"--checkpoint", ckpt, "--data_path", pre, "--vocab_path", pre,
+                                                  "--split", "test", "--out", index, "--batch_size_eval", "4"});
+    BOOST_REQUIRE_MESSAGE(r.status == 0, r.output);
   }
   std::vector<std::string> search_args(std::vector<std::string> extra) const {
     std::vector<std::string> a = {"--index", index, "--checkpoint", ckpt, "--vocab_path", pre};
@@ -127,7 +133,7 @@ BOOST_AUTO_TEST_CASE(image_query_ranks_like_similarity_matrix) {
   Tensor s = model::similarity_matrix(x.img, x.txt, f.cfg.eval_similarity, f.cfg.temperature, f.cfg.denominator);
   for (int64_t img : {0, 3, 6}) {
     const std::string out = f.t / ("hits" + std::to_string(img) + ".json");
-    BOOST_REQUIRE(tools::cmd_search(f.search_args({"--image_id", std::to_string(img), "--topk", "35", "--json", out})) == 0);
+    BOOST_REQUIRE(search_ok(f.search_args({"--image_id", std::to_string(img), "--topk", "35", "--json", out})));
     boost::json::object doc = read_json(out);
     const boost::json::array& hits = doc.at("hits").as_array();
     BOOST_REQUIRE(hits.size() == 35u);
@@ -143,7 +149,7 @@ BOOST_AUTO_TEST_CASE(image_query_ranks_like_similarity_matrix) {
     }
   }
   // --topk larger than the index is clamped.
-  BOOST_TEST(tools::cmd_search(f.search_args({"--image_id", "0", "--topk", "1000"})) == 0);
+  BOOST_TEST(search_ok(f.search_args({"--image_id", "0", "--topk", "1000"})));
 }
 
 BOOST_AUTO_TEST_CASE(text_query_scores_the_encoded_caption) {
@@ -151,7 +157,7 @@ BOOST_AUTO_TEST_CASE(text_query_scores_the_encoded_caption) {
   tools::EmbeddingIndex x = tools::load_index(f.index);
   const std::string query = x.captions[7];
   const std::string out = f.t / "text.json";
-  BOOST_REQUIRE(tools::cmd_search(f.search_args({"--text", query, "--topk", "7", "--json", out})) == 0);
+  BOOST_REQUIRE(search_ok(f.search_args({"--text", query, "--topk", "7", "--json", out})));
   // In-process: the query alone as a batch of one caption, scored against every image.
   model::DiveModel m(f.cfg);
   tools::load_checkpoint(f.ckpt, m, nullptr);
@@ -177,34 +183,26 @@ BOOST_AUTO_TEST_CASE(text_query_scores_the_encoded_caption) {
     BOOST_TEST(std::string(h.at("caption").as_string()) == x.captions[size_t(5 * want[r])]);
   }
   // Only unknown words: a warning, still a ranking.
-  BOOST_TEST(tools::cmd_search(f.search_args({"--text", "zzzz qqqq", "--topk", "3"})) == 0);
+  BOOST_TEST(search_ok(f.search_args({"--text", "zzzz qqqq", "--topk", "3"})));
 }
 
 BOOST_AUTO_TEST_CASE(errors) {
   Fixture f;
-  expect_error([&] { tools::cmd_search(f.search_args({"--text", "   "})); }, {"has no words"});
-  expect_error([&] { tools::cmd_search(f.search_args({"--text", ""})); }, {"has no words"});
-  expect_error([&] { tools::cmd_search(f.search_args({"--image_id", "7"})); }, {"--image_id 7", "out of range", "7 images"});
-  expect_error([&] { tools::cmd_search(f.search_args({})); }, {"exactly one of"});
-  expect_error([&] { tools::cmd_search(f.search_args({"--text", "a red circle", "--image_id", "1"})); },
-               {"exactly one of"});
+  test::expect_cli_error("search", f.search_args({"--text", "   "}), {"has no words"});
+  test::expect_cli_error("search", f.search_args({"--text", ""}), {"has no words"});
+  test::expect_cli_error("search", f.search_args({"--image_id", "7"}), {"--image_id 7", "out of range", "7 images"});
+  test::expect_cli_error("search", f.search_args({}), {"exactly one of"});
+  test::expect_cli_error("search", f.search_args({"--text", "a red circle", "--image_id", "1"}), {"exactly one of"});
   // An index encoded with another K.
   const std::string other = f.t / "k3.safetensors";
   save_model(other, tiny_config(f.cfg.vocab_size, 3, 3), 5);
-  expect_error([&] {
-    tools::cmd_search({"--index", f.index, "--checkpoint", other, "--vocab_path", f.pre, "--image_id", "0"});
-  }, {"K=2", "K=3", "img_num_embeds", "encode the split again"});
+  test::expect_cli_error("search", {"--index", f.index, "--checkpoint", other, "--vocab_path", f.pre, "--image_id", "0"}, {"K=2", "K=3", "img_num_embeds", "encode the split again"});
   // Missing files.
   fs::copy(f.index, f.t / "partial");
   fs::remove(f.t / "partial/txt_emb.npy");
-  expect_error([&] {
-    tools::cmd_search({"--index", f.t / "partial", "--checkpoint", f.ckpt, "--vocab_path", f.pre, "--image_id", "0"});
-  }, {"partial", "missing txt_emb.npy", "dive encode"});
-  expect_error([&] {
-    tools::cmd_search({"--index", f.t / "nowhere", "--checkpoint", f.ckpt, "--vocab_path", f.pre, "--image_id", "0"});
-  }, {"nowhere", "missing meta.json"});
-  expect_error([&] { tools::cmd_encode({"--checkpoint", f.ckpt, "--data_path", f.pre, "--vocab_path", f.pre}); },
-               {"--out"});
+  test::expect_cli_error("search", {"--index", f.t / "partial", "--checkpoint", f.ckpt, "--vocab_path", f.pre, "--image_id", "0"}, {"partial", "missing txt_emb.npy", "dive encode"});
+  test::expect_cli_error("search", {"--index", f.t / "nowhere", "--checkpoint", f.ckpt, "--vocab_path", f.pre, "--image_id", "0"}, {"nowhere", "missing meta.json"});
+  test::expect_cli_error("encode", {"--checkpoint", f.ckpt, "--data_path", f.pre, "--vocab_path", f.pre}, {"--out"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_SUITE(tokenizer)
 
 BOOST_AUTO_TEST_CASE(matches_nltk_fixture) {
   std::ifstream f("test/data/tokenizer_cases.json", std::ios::binary);
-  BOOST_REQUIRE_MESSAGE(f.good(), "missing test/data/tokenizer_cases.json (tools/reference/make_tokenizer_cases.py)");
+  BOOST_REQUIRE_MESSAGE(f.good(), "missing test/data/tokenizer_cases.json (test/reference/make_tokenizer_cases.py)");
   std::stringstream ss;
   ss << f.rdbuf();
   json::object doc = json::parse(ss.str()).as_object();

@@ -7,8 +7,8 @@
 #include "data/synth.h"
 #include "lib/core/rng.h"
 #include "lib/io/safetensors.h"
-#include "tools/session.h"
-#include "tools/train.h"
+#include "tools/run/session.h"
+#include "tools/run/train.h"
 
 using namespace dive;
 namespace fs = std::filesystem;

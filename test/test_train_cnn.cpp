@@ -13,10 +13,10 @@
 #include "lib/core/rng.h"
 #include "lib/io/safetensors.h"
 #include "lib/optim/optimizer.h"
+#include "test/cli_util.h"
 #include "test/test_util.h"
-#include "tools/commands.h"
-#include "tools/session.h"
-#include "tools/train.h"
+#include "tools/run/session.h"
+#include "tools/run/train.h"
 
 using namespace dive;
 namespace fs = std::filesystem;
@@ -207,11 +207,11 @@ BOOST_AUTO_TEST_CASE(training_run_then_eval_and_encode) {
   BOOST_TEST(!same(cnn.at("img_enc.cnn.layer4.1.bn2.weight"), init.at("img_enc.cnn.layer4.1.bn2.weight")));
   // the commands read the raw images through the checkpoint's options (cnn_type, data_name, crop_size)
   const std::string json = d.path("eval.json");
-  BOOST_TEST(tools::cmd_eval({"--checkpoint", ckpt, "--data_path", d.dir.string(), "--vocab_path", d.vocab(),
-                              "--split", "test", "--json", json}) == 0);
+  BOOST_TEST(test::run_dive("eval", {"--checkpoint", ckpt, "--data_path", d.dir.string(), "--vocab_path", d.vocab(),
+                              "--split", "test", "--json", json}).status == 0);
   BOOST_TEST(test::read_bytes(json).find("\"6 images\"") != std::string::npos, test::read_bytes(json));
-  BOOST_TEST(tools::cmd_encode({"--checkpoint", ckpt, "--data_path", d.dir.string(), "--vocab_path", d.vocab(),
-                                "--split", "val", "--out", d.path("index")}) == 0);
+  BOOST_TEST(test::run_dive("encode", {"--checkpoint", ckpt, "--data_path", d.dir.string(), "--vocab_path", d.vocab(),
+                                "--split", "val", "--out", d.path("index")}).status == 0);
   BOOST_TEST(fs::exists(d.path("index/img_emb.npy")));
 }
 
@@ -271,7 +271,7 @@ BOOST_AUTO_TEST_CASE(bad_inputs_name_the_file) {
   expect_error([&] { tools::role_split(c, "coco", "train"); }, {"--data_name coco", "--cnn_type"});
 }
 
-// --cnn_weights: torchvision names (as tools/convert_torchvision.py --prefix '' writes them) or the
+// --cnn_weights: torchvision names (as tools/convert/convert_torchvision.py --prefix '' writes them) or the
 // img_enc.cnn. prefix load 1:1; the head is ignored; a missing file only warns; a wrong shape is an error.
 BOOST_AUTO_TEST_CASE(cnn_weights_load_imagenet_style_files) {
   test::TempDir d("cnn_weights");

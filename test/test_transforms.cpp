@@ -1,5 +1,5 @@
 // Image transforms (data/transforms.h) against torch/torchvision values recorded in
-// test/data/transforms_cases.json (tools/reference/make_transform_cases.py), plus RandomResizedCrop
+// test/data/transforms_cases.json (test/reference/make_transform_cases.py), plus RandomResizedCrop
 // statistics, determinism and flips.
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
@@ -23,7 +23,7 @@ namespace {
 json::object load_fixture() {
   std::ifstream f("test/data/transforms_cases.json", std::ios::binary);
   BOOST_REQUIRE_MESSAGE(f.good(),
-                        "missing test/data/transforms_cases.json (tools/reference/make_transform_cases.py)");
+                        "missing test/data/transforms_cases.json (test/reference/make_transform_cases.py)");
   std::stringstream ss;
   ss << f.rdbuf();
   return json::parse(ss.str()).as_object();
