@@ -14,7 +14,12 @@ det_init.py (C++ twin: dive::tools::deterministic_init), which also perturbs eve
                                     loss = sum(features * proj) (f64), gradsum/gradproj/gradnoise.<param>
                                     (det_init.py), after.<buffer> (BN running stats after the step).
 The reference is computed in float64 from the float32 weights/batch (upcast exactly); gradnoise =
-||g_f32 - g_f64|| of PyTorch's own float32 step. Metadata: torch/torchvision versions, seed.
+||g_f32 - g_f64|| of PyTorch's own float32 step. That rounding error depends on the CPU's kernels
+(on an AVX2-only CPU PyTorch's float32 gradients of layer3/layer4 are 10x further from float64 than
+on an AVX-512 one: train-mode BatchNorm over the 8 values of a 2x2 map amplifies the rounding of its
+inputs), so when the output file exists its gradnoise is kept where larger: the stored noise is the
+worst over the machines the script ran on (listed in the metadata), and the float64 values must
+agree with the stored ones. Metadata: torch/torchvision versions, seed, noise machines.
 Usage: python3 test/reference/make_resnet_fixture.py [out_dir]   (default test/data/resnet)
 """
 import os
@@ -25,7 +30,7 @@ import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from det_init import bits_checksum, deterministic_init, sign_projections, summary  # noqa: E402
-from st_io import save_safetensors  # noqa: E402
+from st_io import load_safetensors, save_safetensors  # noqa: E402
 
 SEED = 5
 B, H, W = 2, 64, 64
@@ -57,6 +62,28 @@ def step(model, images, proj, dtype):
     for name, buf in model.named_buffers():
         out["after." + name] = buf
     return {k: v.detach().clone() for k, v in out.items()}
+
+
+def cpu_isa():
+    flags = open("/proc/cpuinfo").read()
+    return "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "sse"
+
+
+def merge_noise(exp, old, old_machines, here):
+    """Keeps the larger gradnoise of the stored file; checks that the float64 values are the same."""
+    for k, v in exp.items():
+        if k.startswith("gradsum.") or k == "loss":
+            ok = torch.allclose(v.double(), old[k].double(), rtol=1e-9, atol=0)
+            assert ok, f"{k}: float64 value differs from the stored fixture"
+    widened = 0
+    for k in [k for k in exp if k.startswith("gradnoise.")]:
+        if float(old[k]) > float(exp[k]):
+            exp[k] = old[k]
+        else:
+            widened += 1
+    print(f"gradnoise: {widened} of the parameters have a larger float32 error here ({here}) than stored")
+    machines = set(old_machines.split(",")) | {here}
+    return ",".join(sorted(machines))
 
 
 def main(out_dir):
@@ -94,7 +121,12 @@ def main(out_dir):
     worst = max(float(exp["gradnoise." + n]) / max(float(exp["gradsum." + n][0]), 1e-300)
                 for n, _ in model.named_parameters())
     print(f"loss {float(exp['loss']):.6f}; worst torch f32 gradient relative error {worst:.2e}")
-    meta = {"torch_version": torch.__version__, "torchvision_version": torchvision.__version__, "seed": str(SEED),
+    noise_from = cpu_isa()
+    old_path = os.path.join(out_dir, "resnet18_64.expected.safetensors")
+    if os.path.exists(old_path):
+        old, old_meta = load_safetensors(old_path)
+        noise_from = merge_noise(exp, old, old_meta.get("gradnoise_machines", "avx512"), noise_from)
+    meta = {"gradnoise_machines": noise_from, "torch_version": torch.__version__, "torchvision_version": torchvision.__version__, "seed": str(SEED),
             "batch": str(B), "image": f"{H}x{W}", "model": "resnet18, avgpool/fc = Identity",
             "init": "deterministic (test/reference/det_init.py)", "reference_dtype": "float64",
             "generator": "test/reference/make_resnet_fixture.py"}
