@@ -160,6 +160,5 @@ void run_backward(const Tensor& root, const Tensor& grad) {
 
 }  // namespace autograd
 
-void Tensor::backward(const Tensor& grad) const { autograd::run_backward(*this, grad); }
 
 }  // namespace dive

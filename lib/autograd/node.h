@@ -8,6 +8,10 @@
 #include "lib/core/tensor.h"
 
 namespace dive::autograd {
+using Node = GradNode;
+}  // namespace dive::autograd
+
+namespace dive::autograd {
 
 // Where the gradient of one op input goes: another node's output, or a leaf's .grad.
 struct Edge {
@@ -28,12 +32,17 @@ struct OutputMeta {
 // per input (an undefined Tensor where an input gets none).
 using BackwardFn = std::function<std::vector<Tensor>(const std::vector<Tensor>& grads)>;
 
-struct Node {
+}  // namespace dive::autograd
+
+// The tape node (the opaque TensorImpl::grad_fn of lib/core; autograd::Node).
+struct dive::GradNode {
   std::string name;
-  std::vector<Edge> inputs;
-  std::vector<OutputMeta> outputs;
-  BackwardFn backward;  // released after it ran: the graph is freed by backward()
+  std::vector<autograd::Edge> inputs;
+  std::vector<autograd::OutputMeta> outputs;
+  autograd::BackwardFn backward;  // released after it ran: the graph is freed by backward()
 };
+
+namespace dive::autograd {
 
 // True when grad mode is on and any of the tensors requires grad.
 bool any_requires_grad(const std::vector<Tensor>& inputs);

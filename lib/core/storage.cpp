@@ -5,6 +5,7 @@
 #include <new>
 
 #include "lib/core/error.h"
+#include "lib/core/hooks.h"
 
 namespace dive {
 
@@ -50,13 +51,10 @@ DeviceCopyFn g_device_copy = nullptr;
 
 }  // namespace
 
-// Starts the backends (defined in lib/ops/dispatch.cpp): the CUDA backend registers its allocator then.
-bool backend_available(DeviceKind kind);
-
 Allocator& allocator_for(Device d) {
   Allocator* a = g_allocators[int(d.kind)];
   if (!a && d.kind == DeviceKind::cuda) {
-    backend_available(DeviceKind::cuda);
+    core_hooks().start_backend(DeviceKind::cuda);  // the CUDA backend registers its allocator when it starts
     a = g_allocators[int(d.kind)];
   }
   DIVE_CHECK(a, "device ", d.str(), ": not available (dive was built without CUDA, or no GPU/driver is present)");

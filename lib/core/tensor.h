@@ -19,7 +19,8 @@ std::string shape_str(const Shape& s);
 int64_t shape_numel(const Shape& s);
 Shape contiguous_strides(const Shape& s);
 
-namespace autograd { struct Node; }
+// A node of the autograd tape; opaque here (defined by lib/autograd/node.h).
+struct GradNode;
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
@@ -31,7 +32,7 @@ struct TensorImpl {
   // autograd
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // accumulated gradient of a leaf (or retained grad)
-  std::shared_ptr<autograd::Node> grad_fn;  // node that produced this tensor, if any
+  std::shared_ptr<GradNode> grad_fn;  // node that produced this tensor, if any
   int output_nr = 0;  // which output of grad_fn
 };
 

@@ -8,10 +8,6 @@
 #include <string>
 #include <mutex>
 
-#if DIVE_HAVE_CUDA
-#include "lib/backend/cuda/allocator.h"
-#include "lib/backend/cuda/device.h"
-#endif
 
 namespace dive {
 
@@ -32,6 +28,7 @@ struct Registry {
   KernelTable tables[kNumDeviceKinds];
   bool own[kNumDeviceKinds] = {true, false, false};
   Registry() {
+    link_core_hooks();
     tables[int(DeviceKind::ref)].name = "ref";
     register_ref_kernels(tables[int(DeviceKind::ref)]);
 #if DIVE_HAVE_ONEDNN
@@ -162,7 +159,7 @@ void reset_op_profile() { profile().reset(); }
 
 void synchronize(Device d) {
 #if DIVE_HAVE_CUDA
-  if (d.kind == DeviceKind::cuda && backend_available(DeviceKind::cuda)) cuda::synchronize(d.index);
+  if (d.kind == DeviceKind::cuda && backend_available(DeviceKind::cuda)) cuda_synchronize(d.index);
 #else
   (void)d;
 #endif
@@ -171,10 +168,7 @@ void synchronize(Device d) {
 DeviceMemory device_memory(Device d) {
   DeviceMemory m;
 #if DIVE_HAVE_CUDA
-  if (d.kind == DeviceKind::cuda && backend_available(DeviceKind::cuda)) {
-    cuda::MemoryStats s = cuda::memory_stats(d.index);
-    m = {s.allocated_bytes, s.peak_allocated_bytes, s.reserved_bytes, s.peak_reserved_bytes};
-  }
+  if (d.kind == DeviceKind::cuda && backend_available(DeviceKind::cuda)) m = cuda_device_memory(d.index);
 #else
   (void)d;
 #endif

@@ -66,7 +66,7 @@ DeviceMemory device_memory(Device d);
 // Counts, per op, how often it was dispatched (read by the op-coverage test).
 const std::array<uint64_t, kNumOps>& dispatch_counts();
 
-// Backend registration hooks (called once, lazily, from kernel_table()).
+// Backend registration hooks (called once, lazily, from kernel_table()), defined by the backends.
 void register_ref_kernels(KernelTable& t);
 #if DIVE_HAVE_ONEDNN
 void register_cpu_kernels(KernelTable& t);
@@ -74,6 +74,12 @@ void register_cpu_kernels(KernelTable& t);
 #if DIVE_HAVE_CUDA
 void register_cuda_kernels(KernelTable& t);
 bool cuda_backend_init();  // false when no device is present
+void cuda_synchronize(int index);
+DeviceMemory cuda_device_memory(int index);
 #endif
+
+// lib/ops/core_hooks.cpp: registers lib/core's hooks at start-up; the dispatcher calls it so that every
+// program that runs a kernel links that file.
+bool link_core_hooks();
 
 }  // namespace dive

@@ -254,4 +254,11 @@ bool cuda_backend_init() {
   return true;
 }
 
+void cuda_synchronize(int index) { cuda::synchronize(index); }
+
+DeviceMemory cuda_device_memory(int index) {
+  cuda::MemoryStats s = cuda::memory_stats(index);
+  return {s.allocated_bytes, s.peak_allocated_bytes, s.reserved_bytes, s.peak_reserved_bytes};
+}
+
 }  // namespace dive

@@ -1,16 +1,16 @@
-// Views (reshape, permute, slice, expand, squeeze/unsqueeze), copies and conversions, with their
-// backward rules. Views share storage and run no kernel.
+// The Tensor members that build views (reshape, permute, slice, expand, squeeze/unsqueeze), copies and
+// conversions, with their backward rules. Views share storage and run no kernel; copies, fills and
+// random draws run their kernels, and autograd records its nodes, through lib/core/hooks.h.
 #include <algorithm>
 #include <functional>
 #include <numeric>
 #include <optional>
 
-#include "lib/ops/op_util.h"
+#include "lib/core/hooks.h"
+#include "lib/core/rng.h"
+#include "lib/core/tensor.h"
 
 namespace dive {
-
-using ops::any_requires_grad;
-using ops::record;
 
 namespace {
 
@@ -68,11 +68,7 @@ Shape infer_shape(const Shape& shape, int64_t numel, const char* op) {
 
 // A view op: builds the view and records `rule` (gradient of the view -> gradient of the input).
 Tensor record_view(const char* name, const Tensor& x, Tensor v, std::function<Tensor(const Tensor&)> rule) {
-  if (any_requires_grad({x})) {
-    record(name, {x}, {&v}, [rule = std::move(rule)](const std::vector<Tensor>& g) {
-      return std::vector<Tensor>{rule(g[0])};
-    });
-  }
+  if (core_hooks().records(x)) core_hooks().record_unary(name, x, v, std::move(rule));
   return v;
 }
 
@@ -167,7 +163,7 @@ Tensor Tensor::expand(const Shape& shape) const {
   if (s == this->shape()) return *this;
   Shape in_shape = this->shape();
   return record_view("expand", *this, make_view(*this, s, st, offset()),
-                     [in_shape](const Tensor& g) { return sum_to(g, in_shape); });
+                     [in_shape](const Tensor& g) { return core_hooks().sum_to(g, in_shape); });
 }
 
 Tensor Tensor::unsqueeze(int64_t d) const {
@@ -204,14 +200,6 @@ Tensor Tensor::flatten(int64_t start, int64_t end) const {
 
 // ---- copies and conversions --------------------------------------------------------------------
 
-namespace {
-// Runs the copy kernel from `src` into the (possibly strided) `dst`; both on dst's device.
-void copy_kernel(const Tensor& src, const Tensor& dst) {
-  KernelArgs a{{src}, {dst}, {}};
-  dispatch(OpId::copy, a);
-}
-}  // namespace
-
 Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
   return clone();
@@ -219,21 +207,18 @@ Tensor Tensor::contiguous() const {
 
 Tensor Tensor::clone() const {
   Tensor out = Tensor::empty(shape(), dtype(), device());
-  copy_kernel(*this, out);
-  if (any_requires_grad({*this})) {
-    record("clone", {*this}, {&out}, [](const std::vector<Tensor>& g) { return std::vector<Tensor>{g[0]}; });
-  }
+  core_hooks().copy(*this, out);
+  if (core_hooks().records(*this)) core_hooks().record_unary("clone", *this, out, [](const Tensor& g) { return g; });
   return out;
 }
 
 Tensor Tensor::to(DType dt) const {
   if (dt == dtype()) return *this;
   Tensor out = Tensor::empty(shape(), dt, device());
-  copy_kernel(*this, out);
-  if (is_floating(dt) && is_floating(dtype()) && any_requires_grad({*this})) {
+  core_hooks().copy(*this, out);
+  if (is_floating(dt) && is_floating(dtype()) && core_hooks().records(*this)) {
     DType back = dtype();
-    record("to_dtype", {*this}, {&out},
-           [back](const std::vector<Tensor>& g) { return std::vector<Tensor>{g[0].to(back)}; });
+    core_hooks().record_unary("to_dtype", *this, out, [back](const Tensor& g) { return g.to(back); });
   }
   return out;
 }
@@ -243,16 +228,15 @@ Tensor Tensor::to(Device dev) const {
   Tensor src = contiguous();
   Tensor out = Tensor::empty(shape(), dtype(), dev);
   copy_bytes(out.raw_data(), dev, src.raw_data(), src.device(), src.nbytes());
-  if (any_requires_grad({*this})) {
+  if (core_hooks().records(*this)) {
     Device back = device();
-    record("to_device", {*this}, {&out},
-           [back](const std::vector<Tensor>& g) { return std::vector<Tensor>{g[0].to(back)}; });
+    core_hooks().record_unary("to_device", *this, out, [back](const Tensor& g) { return g.to(back); });
   }
   return out;
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
-  DIVE_CHECK(!(GradMode::enabled() && (requires_grad() || src.requires_grad())),
+  DIVE_CHECK(!(core_hooks().grad_mode_enabled() && (requires_grad() || src.requires_grad())),
              "copy_: in-place copy on a tensor that takes part in autograd; wrap it in NoGradGuard");
   Tensor s = src.shape() == shape() ? src : src.expand(shape());
   if (s.device() != device() && s.dtype() == dtype() && s.is_contiguous() && is_contiguous()) {
@@ -260,15 +244,14 @@ Tensor& Tensor::copy_(const Tensor& src) {
     return *this;
   }
   if (s.device() != device()) s = s.to(device());
-  copy_kernel(s, *this);
+  core_hooks().copy(s, *this);
   return *this;
 }
 
 Tensor& Tensor::fill_(double value) {
-  DIVE_CHECK(!(GradMode::enabled() && requires_grad()),
+  DIVE_CHECK(!(core_hooks().grad_mode_enabled() && requires_grad()),
              "fill_: in-place fill of a tensor that requires grad; wrap it in NoGradGuard");
-  KernelArgs a{{}, {*this}, {{}, {value}}};
-  dispatch(OpId::fill, a);
+  core_hooks().fill(*this, value);
   return *this;
 }
 
@@ -276,30 +259,28 @@ Tensor Tensor::zeros(const Shape& shape, DType dt, Device dev) { return full(sha
 Tensor Tensor::ones(const Shape& shape, DType dt, Device dev) { return full(shape, 1.0, dt, dev); }
 Tensor Tensor::full(const Shape& shape, double value, DType dt, Device dev) {
   Tensor t = empty(shape, dt, dev);
-  KernelArgs a{{}, {t}, {{}, {value}}};
-  dispatch(OpId::fill, a);
+  core_hooks().fill(t, value);
   return t;
 }
 Tensor Tensor::scalar(double value, DType dt, Device dev) { return full({}, value, dt, dev); }
 
 namespace {
-Tensor random_fill(OpId op, const Shape& shape, double a, double b, DType dt, Device dev) {
-  DIVE_CHECK(is_floating(dt), op_name(op), ": dtype must be f32 or f64");
+Tensor random_fill(const char* what, bool normal, const Shape& shape, double a, double b, DType dt, Device dev) {
+  DIVE_CHECK(is_floating(dt), what, ": dtype must be f32 or f64");
   Tensor t = Tensor::empty(shape, dt, dev);
-  Generator& gen = default_generator();
-  int64_t offset = int64_t(gen.reserve(uint64_t(t.numel())));
-  KernelArgs args{{}, {t}, {{int64_t(gen.seed()), offset}, {a, b}}};
-  dispatch(op, args);
+  core_hooks().random(normal, t, a, b);
   return t;
 }
 }  // namespace
 
 Tensor Tensor::rand(const Shape& shape, double low, double high, DType dt, Device dev) {
-  return random_fill(OpId::rand_uniform, shape, low, high, dt, dev);
+  return random_fill("rand_uniform", false, shape, low, high, dt, dev);
 }
 Tensor Tensor::randn(const Shape& shape, double mean, double std, DType dt, Device dev) {
-  return random_fill(OpId::rand_normal, shape, mean, std, dt, dev);
+  return random_fill("rand_normal", true, shape, mean, std, dt, dev);
 }
+
+void Tensor::backward(const Tensor& grad) const { core_hooks().backward(*this, grad); }
 
 Generator& default_generator() {
   static Generator g(0);
