@@ -3,7 +3,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "lib/autograd/gradcheck.h"
+#include "lib/ops/gradcheck.h"
 
 namespace dive::test {
 

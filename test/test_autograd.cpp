@@ -1,7 +1,7 @@
 // Autograd engine: shared subgraphs, accumulation, no_grad, detach, graph freeing, errors.
 #include <boost/test/unit_test.hpp>
 
-#include "lib/autograd/gradcheck.h"
+#include "lib/ops/gradcheck.h"
 #include "lib/ops/ops.h"
 
 using namespace dive;

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "lib/autograd/gradcheck.h"
+#include "lib/ops/gradcheck.h"
 #include "lib/io/safetensors.h"
 #include "lib/ops/dispatch.h"
 #include "lib/ops/ops.h"

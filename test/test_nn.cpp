@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "lib/autograd/gradcheck.h"
+#include "lib/ops/gradcheck.h"
 #include "lib/nn/gru.h"
 #include "lib/nn/layers.h"
 #include "lib/ops/ops.h"

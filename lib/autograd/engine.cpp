@@ -4,7 +4,7 @@
 
 #include "lib/autograd/grad_mode.h"
 #include "lib/autograd/node.h"
-#include "lib/ops/ops.h"
+#include "lib/core/hooks.h"
 
 namespace dive {
 
@@ -58,7 +58,7 @@ void accumulate(Tensor& slot, const Tensor& g) {
   if (!slot.defined()) {
     slot = g;
   } else {
-    slot = add(slot, g);
+    slot = core_hooks().add(slot, g);
   }
 }
 
@@ -73,7 +73,7 @@ void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
     // a broadcast view is materialised.
     leaf.grad = gd.contiguous().impl_ptr();
   } else {
-    leaf.grad = add(Tensor(leaf.grad), gd).impl_ptr();
+    leaf.grad = core_hooks().add(Tensor(leaf.grad), gd).impl_ptr();
   }
 }
 

@@ -1,4 +1,4 @@
-// What the Tensor members of lib/core need from the layers above it: recording a node on the tape
+// What the Tensor members of lib/core (and the autograd engine) need from the layers above them: recording a node on the tape
 // (lib/autograd), running the copy/fill/random kernels (lib/ops), reducing a broadcast gradient, and
 // starting a backend. The higher layers register these functions at start-up (lib/ops/core_hooks.cpp),
 // so lib/core names none of their symbols and the layer map stays one-way.
@@ -27,6 +27,8 @@ struct CoreHooks {
   void (*fill)(const Tensor& dst, double value) = nullptr;
   void (*random)(bool normal, const Tensor& dst, double a, double b) = nullptr;
   Tensor (*sum_to)(const Tensor& g, const Shape& shape) = nullptr;
+  // a + b (the autograd engine accumulates gradients with it)
+  Tensor (*add)(const Tensor& a, const Tensor& b) = nullptr;
   // starts the backend of `kind` (its allocator is registered then); false when it is not present
   bool (*start_backend)(DeviceKind kind) = nullptr;
 };

@@ -1,4 +1,4 @@
-#include "lib/autograd/gradcheck.h"
+#include "lib/ops/gradcheck.h"
 
 #include <cmath>
 #include <sstream>
