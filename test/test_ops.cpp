@@ -9,10 +9,22 @@ namespace dive::test {
 
 namespace {
 
+// The Bwd kernels that ran inside a gradcheck (the backward of some Fwd op's case): filled by the op
+// cases, read by op_table/every_bwd_kernel_runs_in_a_gradcheck.
+std::set<int>& bwd_seen_in_gradcheck() {
+  static std::set<int> s;
+  return s;
+}
+
 void run_op_case(const OpCase& c, uint64_t seed) {
   auto before = dispatch_counts();
   std::string err = run_gradcheck(c, seed);
   BOOST_TEST(err.empty(), err);
+  if (c.gradcheck) {
+    const auto& now = dispatch_counts();
+    for (int i = 0; i < kNumOps; ++i)
+      if (op_kind(OpId(i)) == OpKind::Bwd && now[i] > before[i]) bwd_seen_in_gradcheck().insert(i);
+  }
   // Parity also runs the case on the reference backend, so the coverage check below sees every op.
   std::vector<Device> devs = parity_devices();
   if (devs.empty()) {
@@ -58,6 +70,31 @@ BOOST_AUTO_TEST_CASE(every_op_has_a_test_case) {
     for (OpId op : c.covers) covered.insert(int(op));
   for (int i = 0; i < kNumOps; ++i)
     BOOST_TEST(covered.count(i) == 1, "op '" << op_name(OpId(i)) << "' has no case in test/op_cases.cpp");
+}
+
+// The kind column of lib/ops/op_list.def is a contract: a Fwd op has a case that is gradchecked by
+// finite differences, and a Plain op is not differentiable (its cases run no gradcheck).
+BOOST_AUTO_TEST_CASE(every_fwd_op_is_gradchecked) {
+  std::set<int> checked, plain_checked;
+  for (const auto& c : op_cases())
+    for (OpId op : c.covers) {
+      if (c.gradcheck && c.finite_differences) checked.insert(int(op));
+      if (c.gradcheck && op_kind(op) == OpKind::Plain && c.covers.size() == 1) plain_checked.insert(int(op));
+    }
+  for (int i = 0; i < kNumOps; ++i) {
+    if (op_kind(OpId(i)) == OpKind::Fwd)
+      BOOST_TEST(checked.count(i) == 1, "Fwd op '" << op_name(OpId(i)) << "' has no finite-difference gradcheck case");
+    BOOST_TEST(plain_checked.count(i) == 0, "Plain op '" << op_name(OpId(i)) << "' has a gradcheck case of its own");
+  }
+}
+
+// A Bwd kernel is exercised through the forward op it differentiates: it must have run during the
+// gradcheck of some case (run after the op cases, which record what they dispatched).
+BOOST_AUTO_TEST_CASE(every_bwd_kernel_runs_in_a_gradcheck, *boost::unit_test::depends_on("ops")) {
+  for (int i = 0; i < kNumOps; ++i)
+    if (op_kind(OpId(i)) == OpKind::Bwd)
+      BOOST_TEST(bwd_seen_in_gradcheck().count(i) == 1,
+                 "Bwd kernel '" << op_name(OpId(i)) << "' never ran in the gradcheck of an op case");
 }
 
 BOOST_AUTO_TEST_CASE(cpu_backend_implements_every_op) {
