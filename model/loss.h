@@ -10,7 +10,7 @@
 namespace dive::model {
 
 // img [B, Ki, D], txt [C, Kt, D] (L2-normalised) -> [B, C]. smooth_chamfer: one GEMM and the fused
-// smooth_chamfer op (the composite where the backend lacks the fused kernel).
+// smooth_chamfer op (every backend has it); chamfer and max: the composite.
 Tensor set_similarity(const Tensor& img, const Tensor& txt, const std::string& kind, double temperature,
                       double denominator);
 // The same from primitives (GEMM, logsumexp/max, sum); the fused path is tested against it.

@@ -135,6 +135,7 @@ inline Tensor operator*(double s, const Tensor& a) { return scale_shift(a, s, 0.
 inline Tensor operator/(const Tensor& a, double s) { return scale_shift(a, 1.0 / s, 0.0); }
 inline Tensor operator+(const Tensor& a, double s) { return scale_shift(a, 1.0, s); }
 inline Tensor operator-(const Tensor& a, double s) { return scale_shift(a, 1.0, -s); }
+inline Tensor operator-(double s, const Tensor& a) { return scale_shift(a, -1.0, s); }
 
 // Output shape of broadcasting a with b ("op: shapes [2, 3] and [4] do not broadcast").
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);

@@ -46,9 +46,4 @@ void smooth_chamfer_out(const Tensor& m, int64_t ki, int64_t kt, double alpha, d
   dispatch(OpId::smooth_chamfer, args);
 }
 
-bool smooth_chamfer_available(Device d) {
-  const KernelTable& t = kernel_table(d.kind);
-  return t.kernels[int(OpId::smooth_chamfer)] && t.kernels[int(OpId::smooth_chamfer_backward)];
-}
-
 }  // namespace dive

@@ -16,8 +16,4 @@ Tensor smooth_chamfer(const Tensor& m, int64_t ki, int64_t kt, double alpha, dou
 // of a bigger score matrix on m's device and of m's dtype): no temporary, no copy.
 void smooth_chamfer_out(const Tensor& m, int64_t ki, int64_t kt, double alpha, double denominator, Tensor& out);
 
-// Whether m's backend has the fused kernels (the CUDA backend does not yet: callers fall back to the
-// composite there).
-bool smooth_chamfer_available(Device d);
-
 }  // namespace dive

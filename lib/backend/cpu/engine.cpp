@@ -45,10 +45,6 @@ dnnl::primitive cached_primitive(const Key& key, const std::function<dnnl::primi
   return cache().emplace(k, p).first->second;
 }
 
-size_t primitive_cache_size() {
-  std::lock_guard<std::mutex> lock(g_cache_mutex);
-  return cache().size();
-}
 
 dnnl::memory::desc md(const Shape& dims, const Shape& strides, dnnl::memory::data_type dt) {
   if (dims.empty()) return dnnl::memory::desc({1}, dt, dnnl::memory::dims{1});

@@ -36,8 +36,6 @@ class Key {
 
 // Returns the cached primitive for `key`, creating it with `make` on first use (thread-safe).
 dnnl::primitive cached_primitive(const Key& key, const std::function<dnnl::primitive()>& make);
-// Number of primitives in the cache (for tests and benchmarks).
-size_t primitive_cache_size();
 
 // f32 memory descriptor with explicit dims and element strides (0-d becomes [1]).
 dnnl::memory::desc md(const Shape& dims, const Shape& strides,

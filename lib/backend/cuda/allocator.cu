@@ -130,15 +130,6 @@ MemoryStats memory_stats(int index) {
   return s.dev[size_t(index)].stats;
 }
 
-void reset_peak_memory_stats(int index) {
-  State& s = state();
-  std::lock_guard<std::mutex> lock(s.mu);
-  if (index < 0 || size_t(index) >= s.dev.size()) return;
-  MemoryStats& st = s.dev[size_t(index)].stats;
-  st.peak_allocated_bytes = st.allocated_bytes;
-  st.peak_reserved_bytes = st.reserved_bytes;
-}
-
 void empty_cache() {
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mu);

@@ -35,8 +35,6 @@ CachingAllocator& caching_allocator();
 
 // Statistics of device `index` (all zeros for a device never used).
 MemoryStats memory_stats(int index = 0);
-// Resets the peak counters of device `index` to the current values.
-void reset_peak_memory_stats(int index = 0);
 // Returns every cached (free) block of every device to the driver (synchronises those devices).
 void empty_cache();
 
