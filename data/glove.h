@@ -1,6 +1,6 @@
 // Pre-trained word vectors in the GloVe text format (namespace dive::data): one word per line followed by
 // `dim` numbers, separated by single spaces (as torchtext reads them: a word may contain other
-// whitespace such as U+00A0). Used to initialise the text tower's embedding table (MODEL_SPEC 2.3).
+// whitespace such as U+00A0). Used to initialise the text tower's embedding table (docs/MODEL.md §2.3).
 #pragma once
 #include <cstdint>
 #include <string>

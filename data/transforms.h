@@ -1,4 +1,4 @@
-// torchvision-compatible image transforms for the CNN branch (MODEL_SPEC §2.6), namespace dive::data.
+// torchvision-compatible image transforms for the CNN branch (docs/MODEL.md §2.6), namespace dive::data.
 // Host (CPU) only; images are u8 [H, W, 3] as data::load_rgb returns them, model inputs f32 [3, H, W].
 //
 // Reference semantics (checked against torch/torchvision in test/test_transforms.cpp with the fixture

@@ -46,7 +46,7 @@ class ImageEncoderButd : public nn::Module {
   SetModule spm;
 };
 
-// The CNN image branch (MODEL_SPEC 2.6, official EncoderImage without butd): a torchvision ResNet
+// The CNN image branch (docs/MODEL.md §2.6, official EncoderImage without butd): a torchvision ResNet
 // without avgpool/fc under "cnn", its layer4 map [B, C, h, w] read as h*w grid cells [B, h*w, C]
 // (row-major over h, w), then the same fc / mlp / spm as the BUTD tower; no pad mask; global feature =
 // spm_fc over the cells, then max or avg pooling (img_res_pool). Without img_finetune the CNN runs

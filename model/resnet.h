@@ -2,7 +2,7 @@
 // torchvision's exact state_dict names: conv1, bn1, layer{1..4}.{i}.conv{1,2[,3]}, .bn{1,2[,3]},
 // .downsample.{0 (1x1 conv), 1 (BN)}, fc (only with the head). Init as torchvision: convs
 // kaiming_normal_(fan_out, relu), BN weight 1 / bias 0, fc nn.Linear's default, zero_init_residual off.
-// The DivE CNN branch (MODEL_SPEC 2.6) drops avgpool and fc: with_head = false returns the layer4 map.
+// The DivE CNN branch (docs/MODEL.md §2.6) drops avgpool and fc: with_head = false returns the layer4 map.
 #pragma once
 #include <memory>
 #include <vector>

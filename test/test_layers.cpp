@@ -1,12 +1,17 @@
 // The layer map of docs/ARCHITECTURE.md, enforced: every #include of lib/, model/, data/, tools/, bench/
 // and test/ is checked against the layers it may not name, and lib/core is checked for symbols of the
-// layers above it (they reach lib/core through lib/core/hooks.h instead).
+// layers above it (they reach lib/core through lib/core/hooks.h instead). Also: an op family has one
+// file name in every layer (lib/ops/op_list.def's DIVE_FAMILY lines).
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <regex>
 #include <string>
 #include <vector>
+
+#include "lib/ops/dispatch.h"
 
 #ifndef DIVE_SOURCE_ROOT
 #define DIVE_SOURCE_ROOT "."
@@ -111,6 +116,50 @@ BOOST_AUTO_TEST_CASE(lib_core_names_no_symbol_of_a_higher_layer) {
     ++files;
   }
   BOOST_TEST(files >= 10u);
+}
+
+// Every family of the op list has its file in lib/ops and in each backend, and every kernel a backend
+// registers (`kernels[int(OpId::x)] = ...`, `K(OpId::x, ...)`, DIVE_REF_FLOAT_KERNEL(t, x, ...)) sits in
+// the file of x's family or in a helper file named <family>_*.
+BOOST_AUTO_TEST_CASE(op_families_have_one_name_in_every_layer) {
+  const fs::path root = DIVE_SOURCE_ROOT;
+  std::map<std::string, std::string> family_of;
+  std::set<std::string> families;
+  for (int i = 0; i < dive::kNumOps; ++i) {
+    family_of[dive::op_name(dive::OpId(i))] = dive::op_family(dive::OpId(i));
+    families.insert(dive::op_family(dive::OpId(i)));
+  }
+  BOOST_TEST(families.size() >= 10u);
+  const std::vector<std::pair<std::string, std::string>> layers = {
+      {"lib/ops", ".cpp"}, {"lib/backend/ref", ".cpp"}, {"lib/backend/cpu", ".cpp"}, {"lib/backend/cuda", ".cu"}};
+  for (const std::string& f : families)
+    for (const auto& [dir, ext] : layers) {
+      if (dir == "lib/ops" && f == "copy") continue;  // Tensor members (lib/core/tensor_views.cpp, ops/core_hooks.cpp)
+      BOOST_TEST(fs::exists(root / dir / (f + ext)), "op family '" << f << "' has no " << dir << "/" << f << ext);
+    }
+  const std::regex reg_re(R"((?:kernels\[int\(OpId::(\w+)\)\]\s*=|\bK\(OpId::(\w+)|DIVE_REF_FLOAT_KERNEL\(t, (\w+)))");
+  size_t checked = 0;
+  for (const auto& [dir, ext] : layers) {
+    if (dir == "lib/ops") continue;
+    for (const auto& e : fs::directory_iterator(root / dir)) {
+      const std::string stem = e.path().stem().string();
+      std::ifstream in(e.path());
+      std::string line;
+      for (int n = 1; std::getline(in, line); ++n) {
+        for (std::sregex_iterator it(line.begin(), line.end(), reg_re), end; it != end; ++it) {
+          std::string op = (*it)[1].matched ? (*it)[1] : (*it)[2].matched ? (*it)[2] : (*it)[3];
+          auto fam = family_of.find(op);
+          if (fam == family_of.end()) continue;  // a macro parameter, not an op name
+          ++checked;
+          const std::string& f = fam->second;
+          BOOST_TEST((stem == f || stem.rfind(f + "_", 0) == 0),
+                     dir << "/" << e.path().filename().string() << ":" << n << " registers '" << op
+                         << "' of family '" << f << "' (belongs in " << dir << "/" << f << ext << ")");
+        }
+      }
+    }
+  }
+  BOOST_TEST(checked > 100u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,4 +1,4 @@
-// Model parity with PyTorch for the CNN image branch (MODEL_SPEC 2.6, cnn_type resnet18, img_finetune,
+// Model parity with PyTorch for the CNN image branch (docs/MODEL.md §2.6, cnn_type resnet18, img_finetune,
 // 2-D sine key PE, max-pooled global feature) at tiny dims (embed 16, word_dim 12, vocab 50, K 2,
 // depth 1, 2 heads x 8, dropouts 0), images [2, 3, 64, 64] (2 x 2 grid cells), captions [10, 5].
 // As test_model_default.cpp: both sides set every weight (the ResNet's included) from the closed-form

@@ -57,7 +57,7 @@ model::ModelConfig tiny_cnn() {
   c.spm_depth = 1;
   c.spm_heads = 2;
   c.spm_dim_head = 8;
-  c.max_violation = false;  // learns from random init (MODEL_SPEC section 8)
+  c.max_violation = false;  // learns from random init (docs/MODEL.md §8)
   return c;
 }
 

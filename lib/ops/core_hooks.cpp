@@ -3,6 +3,7 @@
 // calls link_core_hooks() so that every program that runs a kernel links this file.
 #include "lib/core/hooks.h"
 #include "lib/core/rng.h"
+#include "lib/ops/attrs.h"
 #include "lib/ops/op_util.h"
 
 namespace dive {
@@ -30,7 +31,7 @@ CoreHooks make_hooks() {
   h.random = [](bool normal, const Tensor& dst, double a, double b) {
     Generator& gen = default_generator();
     int64_t offset = int64_t(gen.reserve(uint64_t(dst.numel())));
-    KernelArgs args{{}, {dst}, {{int64_t(gen.seed()), offset}, {a, b}}};
+    KernelArgs args{{}, {dst}, RandomAttrs{{gen.seed(), uint64_t(offset)}, a, b}.pack()};
     dispatch(normal ? OpId::rand_normal : OpId::rand_uniform, args);
   };
   h.sum_to = [](const Tensor& g, const Shape& shape) { return sum_to(g, shape); };

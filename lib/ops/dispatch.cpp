@@ -1,6 +1,7 @@
 #include "lib/ops/dispatch.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +24,29 @@ const OpKind kOpKinds[] = {
 #include "lib/ops/op_list.def"
 #undef DIVE_OP
 };
+
+// Family of each op: the list interleaves family markers and ops; walk it once.
+std::array<const char*, kNumOps> make_op_families() {
+  struct Entry {
+    const char* family;  // set on a family marker, null on an op
+  };
+  static const Entry entries[] = {
+#define DIVE_FAMILY(f) {#f},
+#define DIVE_OP(name, kind) {nullptr},
+#include "lib/ops/op_list.def"
+#undef DIVE_OP
+#undef DIVE_FAMILY
+  };
+  std::array<const char*, kNumOps> out{};
+  const char* family = "";
+  size_t op = 0;
+  for (const Entry& e : entries) {
+    if (e.family) family = e.family;
+    else out[op++] = family;
+  }
+  return out;
+}
+const std::array<const char*, kNumOps> kOpFamilies = make_op_families();
 
 struct Registry {
   KernelTable tables[kNumDeviceKinds];
@@ -123,6 +147,7 @@ Profile& profile() {
 
 const char* op_name(OpId op) { return kOpNames[int(op)]; }
 OpKind op_kind(OpId op) { return kOpKinds[int(op)]; }
+const char* op_family(OpId op) { return kOpFamilies[size_t(op)]; }
 
 const KernelTable& kernel_table(DeviceKind kind) { return registry().tables[int(kind)]; }
 bool backend_available(DeviceKind kind) { return registry().own[int(kind)]; }

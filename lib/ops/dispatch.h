@@ -24,6 +24,8 @@ inline constexpr int kNumOps = 0
 
 const char* op_name(OpId op);
 OpKind op_kind(OpId op);
+// The DIVE_FAMILY the op is listed under (its file name in every layer).
+const char* op_family(OpId op);
 
 struct Attrs {
   std::vector<int64_t> i;

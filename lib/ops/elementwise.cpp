@@ -1,7 +1,8 @@
-// Elementwise ops: broadcasting binary arithmetic, comparisons, where, unary math.
+// Elementwise ops: broadcasting binary arithmetic, comparisons, where, masked_fill, unary math.
 #include <cmath>
 #include <limits>
 
+#include "lib/ops/attrs.h"
 #include "lib/ops/op_util.h"
 
 namespace dive {
@@ -139,7 +140,7 @@ Tensor pow(const Tensor& x, double p) {
 }
 
 Tensor scale_shift(const Tensor& x, double scale, double shift) {
-  Tensor out = unary(OpId::scale_shift, x, {{}, {scale, shift}});
+  Tensor out = unary(OpId::scale_shift, x, ScaleShiftAttrs{scale, shift}.pack());
   if (any_requires_grad({x})) {
     record("scale_shift", {x}, {&out}, [=](const std::vector<Tensor>& g) {
       return std::vector<Tensor>{scale_shift(g[0], scale)};
@@ -240,8 +241,24 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
         Tensor in = mul(as_float(ge(x, scalar_like(x, lo)), x.dtype()), as_float(le(x, scalar_like(x, hi)), x.dtype()));
         return mul(g, in);
       },
-      {{}, {lo, hi}});
+      ClampAttrs{lo, hi}.pack());
 }
 Tensor clamp_min(const Tensor& x, double lo) { return clamp(x, lo, std::numeric_limits<double>::infinity()); }
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  check_same("masked_fill", {x});
+  DIVE_CHECK(mask.defined() && mask.dtype() == DType::boolean, "masked_fill: mask must be bool, got ",
+             mask.defined() ? dtype_name(mask.dtype()) : "undefined");
+  Shape s = broadcast_shapes(x.shape(), mask.shape(), "masked_fill");
+  DIVE_CHECK(s == x.shape(), "masked_fill: mask ", mask.str(), " does not broadcast to the input ", x.str());
+  Tensor m = mask.expand(s).detach();
+  Tensor out = run1(OpId::masked_fill, {x.detach(), m}, x.shape(), x.dtype(), Attrs{{}, {value}});
+  if (any_requires_grad({x})) {
+    record("masked_fill", {x}, {&out}, [=](const std::vector<Tensor>& g) {
+      return std::vector<Tensor>{masked_fill(g[0], m, 0.0)};
+    });
+  }
+  return out;
+}
 
 }  // namespace dive

@@ -60,4 +60,12 @@ Tensor unsqueeze_axes(const Tensor& g, const std::vector<int64_t>& axes, int64_t
   return g.reshape(s);
 }
 
+int64_t conv_out_size(const char* op, const Tensor& x, int64_t in, int64_t k, int64_t stride, int64_t pad,
+                      int64_t dilation) {
+  const int64_t eff = dilation * (k - 1) + 1;
+  DIVE_CHECK(in + 2 * pad >= eff, op, ": input ", x.str(), " (padded size ", in + 2 * pad,
+             ") is smaller than the effective kernel size ", eff);
+  return (in + 2 * pad - eff) / stride + 1;
+}
+
 }  // namespace dive::ops

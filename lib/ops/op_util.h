@@ -1,5 +1,7 @@
 // Shared helpers of the op layer (not part of the public API).
 #pragma once
+#include <array>
+#include <string>
 #include <vector>
 
 #include "lib/autograd/node.h"
@@ -23,6 +25,14 @@ std::vector<int64_t> norm_axes(const char* op, std::vector<int64_t> axes, int64_
 Shape reduced_shape(const Shape& s, const std::vector<int64_t>& axes, bool keepdim);
 // Reshapes a keepdim-shaped gradient / result so it broadcasts against the input again.
 Tensor unsqueeze_axes(const Tensor& g, const std::vector<int64_t>& axes, int64_t rank);
+
+// "(a, b)" for error messages about 2-D sizes.
+inline std::string pair_str(const std::array<int64_t, 2>& v) { return detail::cat("(", v[0], ", ", v[1], ")"); }
+
+// Output size of a convolution or pooling window along one dim: floor((in + 2 pad - dil (k - 1) - 1) /
+// stride) + 1, checked to be >= 1 (the error names op and x).
+int64_t conv_out_size(const char* op, const Tensor& x, int64_t in, int64_t k, int64_t stride, int64_t pad,
+                      int64_t dilation);
 
 using autograd::any_requires_grad;
 using autograd::record;

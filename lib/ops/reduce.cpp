@@ -1,4 +1,5 @@
 // Reductions over any set of axes (sum, mean, logsumexp, L2 norm, variance) and max/min with indices.
+#include "lib/ops/attrs.h"
 #include "lib/ops/op_util.h"
 
 namespace dive {
@@ -28,11 +29,10 @@ Tensor finish(const Tensor& keep, const Reduction& r, bool keepdim) {
 }
 
 // Runs a reduction kernel and records rule(g_keepdim broadcastable to x, x, out_keepdim) -> gx.
-Tensor reduce(OpId op, const Tensor& x, std::vector<int64_t> axes, bool keepdim, Attrs extra,
+Tensor reduce(OpId op, const Tensor& x, std::vector<int64_t> axes, bool keepdim, double correction,
               std::function<Tensor(const Tensor&, const Tensor&, const Tensor&, const Reduction&)> rule) {
   Reduction r = plan(op_name(op), x, std::move(axes));
-  Attrs attrs{r.axes, extra.f};
-  Tensor out = run1(op, {x}, r.keep_shape, x.dtype(), attrs);
+  Tensor out = run1(op, {x}, r.keep_shape, x.dtype(), ReduceAttrs{r.axes, correction}.pack());
   if (any_requires_grad({x})) {
     Tensor xd = x.detach(), od = out.detach();
     int64_t rank = x.dim();
@@ -47,26 +47,26 @@ Tensor reduce(OpId op, const Tensor& x, std::vector<int64_t> axes, bool keepdim,
 }  // namespace
 
 Tensor sum(const Tensor& x, std::vector<int64_t> axes, bool keepdim) {
-  return reduce(OpId::sum, x, std::move(axes), keepdim, {},
+  return reduce(OpId::sum, x, std::move(axes), keepdim, 0.0,
                 [](const Tensor& g, const Tensor& x, const Tensor&, const Reduction&) { return g.expand(x.shape()); });
 }
 
 Tensor mean(const Tensor& x, std::vector<int64_t> axes, bool keepdim) {
-  return reduce(OpId::mean, x, std::move(axes), keepdim, {},
+  return reduce(OpId::mean, x, std::move(axes), keepdim, 0.0,
                 [](const Tensor& g, const Tensor& x, const Tensor&, const Reduction& r) {
                   return scale_shift(g, 1.0 / double(r.count)).expand(x.shape());
                 });
 }
 
 Tensor logsumexp(const Tensor& x, std::vector<int64_t> axes, bool keepdim) {
-  return reduce(OpId::logsumexp, x, std::move(axes), keepdim, {},
+  return reduce(OpId::logsumexp, x, std::move(axes), keepdim, 0.0,
                 [](const Tensor& g, const Tensor& x, const Tensor& out, const Reduction&) {
                   return mul(g, exp(sub(x, out)));
                 });
 }
 
 Tensor norm(const Tensor& x, std::vector<int64_t> axes, bool keepdim) {
-  return reduce(OpId::norm, x, std::move(axes), keepdim, {},
+  return reduce(OpId::norm, x, std::move(axes), keepdim, 0.0,
                 [](const Tensor& g, const Tensor& x, const Tensor& out, const Reduction&) {
                   // d||x||/dx = x / ||x||, taken as 0 where the norm is 0 (as PyTorch).
                   Tensor zero = scalar_like(out, 0.0);
@@ -76,7 +76,7 @@ Tensor norm(const Tensor& x, std::vector<int64_t> axes, bool keepdim) {
 }
 
 Tensor var(const Tensor& x, std::vector<int64_t> axes, int64_t correction, bool keepdim) {
-  return reduce(OpId::var, x, std::move(axes), keepdim, {{}, {double(correction)}},
+  return reduce(OpId::var, x, std::move(axes), keepdim, double(correction),
                 [correction](const Tensor& g, const Tensor& x, const Tensor&, const Reduction& r) {
                   Tensor mu = mean(x, r.axes, true);
                   double denom = std::max<double>(double(r.count - correction), 0.0);
@@ -126,6 +126,10 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   }
   if (axes.empty()) return x.reshape(shape);
   return sum(x, axes, true).reshape(shape);
+}
+
+Tensor l2_normalize(const Tensor& x, int64_t axis, double eps) {
+  return div(x, clamp_min(norm(x, {axis}, true), eps));
 }
 
 }  // namespace dive

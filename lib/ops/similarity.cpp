@@ -2,6 +2,7 @@
 // recomputes the softmaxes from the saved element matrix).
 #include "lib/ops/similarity.h"
 
+#include "lib/ops/attrs.h"
 #include "lib/ops/op_util.h"
 
 namespace dive {
@@ -17,7 +18,7 @@ Attrs check(const char* op, const Tensor& m, int64_t ki, int64_t kt, double alph
              ki, ", Kt = ", kt, ", got ", m.str());
   DIVE_CHECK(alpha > 0 && denominator != 0, op, ": expected alpha > 0 and denominator != 0, got alpha = ", alpha,
              ", denominator = ", denominator);
-  return Attrs{{ki, kt}, {alpha, denominator}};
+  return SmoothChamferAttrs{ki, kt, alpha, denominator}.pack();
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Fused set similarities on an element similarity matrix (MODEL_SPEC 1.1): smooth-Chamfer.
+// Fused set similarities on an element similarity matrix (docs/MODEL.md §1.1): smooth-Chamfer.
 #pragma once
 #include <cstdint>
 

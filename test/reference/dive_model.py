@@ -1,7 +1,7 @@
 """PyTorch reference of the DivE BUTD + bi-GRU model (`--arch slot`, and the PIE-Net
 baseline `--arch pvse`) and its loss.
 
-Written from MODEL_SPEC.md and a reading of the official code (kdwonn/DivE @ f59bc1c);
+Written from docs/MODEL.md and a reading of the official code (kdwonn/DivE @ f59bc1c);
 no code copied. Module names mirror the official ones so that `state_dict()` keys are
 exactly the official checkpoint keys (see dive_reference.py's docstring for the list).
 
@@ -314,7 +314,7 @@ def sine_pe_2d(batch, h, w, dim, device=None):
 
 
 class EncoderImageCnn(nn.Module):
-    """CNN branch (official EncoderImage without butd, MODEL_SPEC 2.6). Keys: cnn.* (torchvision
+    """CNN branch (official EncoderImage without butd, docs/MODEL.md §2.6). Keys: cnn.* (torchvision
     ResNet without avgpool/fc), fc.*, mlp.*, spm.*. images (B, 3, H, W) normalised."""
 
     def __init__(self, opt):

@@ -14,7 +14,7 @@ The CLI option defaults are the tiny fixture dims with every dropout 0 (DEFAULT_
 dive_model.py holds the official train_eval_coco.sh values).
 
 Model: test/reference/dive_model.py (BUTD + bi-GRU, `--arch slot` or `pvse`, official semantics of
-kdwonn/DivE @ f59bc1c, see /work/shared/MODEL_SPEC.md).  Checked numerically against the
+kdwonn/DivE @ f59bc1c, see docs/MODEL.md).  Checked numerically against the
 official code by test/reference/verify_official.py (see the README there).
 
 Fixture files (safetensors, written by st_io.py; every file has __metadata__ with

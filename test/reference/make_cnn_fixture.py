@@ -1,4 +1,4 @@
-"""Fixture for test/test_model_cnn.cpp: the DivE CNN image branch (MODEL_SPEC 2.6; cnn_type resnet18,
+"""Fixture for test/test_model_cnn.cpp: the DivE CNN image branch (docs/MODEL.md §2.6; cnn_type resnet18,
 torchvision ResNet without avgpool/fc, layer4 grid cells through spm_fc, 2-D sine key PE, max-pooled
 global feature) + the bi-GRU text tower, at tiny dims (embed 16, word_dim 12, vocab 50, K 2, depth 1,
 2 heads x 8, dropouts 0), images [2, 3, 64, 64] (2 x 2 grid cells), captions [10, 5].

@@ -1,5 +1,5 @@
 """Fixture for test/test_resnet.cpp: torchvision resnet18 without avgpool/fc (the DivE CNN branch,
-MODEL_SPEC 2.6: both replaced by an identity, so the output is flattened; reshaped back to
+docs/MODEL.md §2.6: both replaced by an identity, so the output is flattened; reshaped back to
 [B, 512, h, w] here), input [2, 3, 64, 64].
 
 Nothing big is stored (resnet18 is 11M parameters): the weights come from the closed-form formula of

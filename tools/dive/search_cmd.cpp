@@ -17,6 +17,44 @@ namespace {
 
 std::string clip(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 3) + "..."; }
 
+// The ranked hits as a table: images for a text query (`text` set), captions for image `image_id`.
+void print_hits(const EmbeddingIndex& x, const std::vector<Hit>& hits, const std::string* text, int64_t image_id,
+                const std::string& similarity) {
+  if (text) {
+    std::printf("query: \"%s\" -> %lld images of %s (%s similarity)\n", text->c_str(), (long long)x.img.size(0),
+                x.meta.split.c_str(), similarity.c_str());
+    std::printf("%4s  %8s  %9s  %s\n", "rank", "image", "score", "first caption of the image");
+    for (size_t r = 0; r < hits.size(); ++r)
+      std::printf("%4zu  %8lld  %9.4f  %s\n", r + 1, (long long)hits[r].id, hits[r].score,
+                  clip(x.captions[size_t(5 * hits[r].id)], 100).c_str());
+    return;
+  }
+  std::printf("query: image %lld of %s -> %lld captions (%s similarity); its own captions: %lld..%lld\n",
+              (long long)image_id, x.meta.split.c_str(), (long long)x.txt.size(0), similarity.c_str(),
+              (long long)(5 * image_id), (long long)(5 * image_id + 4));
+  std::printf("  first caption: %s\n", clip(x.captions[size_t(5 * image_id)], 100).c_str());
+  std::printf("%4s  %8s  %8s  %5s  %9s  %s\n", "rank", "caption", "image", "match", "score", "caption");
+  for (size_t r = 0; r < hits.size(); ++r)
+    std::printf("%4zu  %8lld  %8lld  %5s  %9.4f  %s\n", r + 1, (long long)hits[r].id, (long long)(hits[r].id / 5),
+                hits[r].id / 5 == image_id ? "yes" : "", hits[r].score, clip(x.captions[size_t(hits[r].id)], 100).c_str());
+}
+
+// The same as JSON, written atomically to `path`.
+void write_hits_json(const std::string& path, const EmbeddingIndex& x, const std::vector<Hit>& hits,
+                     const std::string* text, int64_t image_id, const std::string& similarity) {
+  boost::json::array arr;
+  for (size_t r = 0; r < hits.size(); ++r) {
+    const int64_t img = text ? hits[r].id : hits[r].id / 5;
+    boost::json::object o{{"rank", int64_t(r + 1)}, {"id", hits[r].id}, {"image", img}, {"score", hits[r].score}};
+    o["caption"] = text ? x.captions[size_t(5 * img)] : x.captions[size_t(hits[r].id)];
+    if (!text) o["match"] = img == image_id;
+    arr.push_back(std::move(o));
+  }
+  boost::json::object doc{{"query", text ? *text : "image " + std::to_string(image_id)},
+                          {"kind", text ? "text" : "image"}, {"similarity", similarity}, {"hits", arr}};
+  io::write_file_atomic(path, boost::json::serialize(doc) + "\n", "search json");
+}
+
 }  // namespace
 
 int cmd_search(const std::vector<std::string>& args) {
@@ -59,7 +97,6 @@ int cmd_search(const std::vector<std::string>& args) {
   DIVE_CHECK(topk >= 1, "search: --topk must be >= 1, got ", topk);
   Device dev = open_device(device, dflags);
   EmbeddingIndex x = load_index(index_dir);
-  const int64_t N = x.img.size(0), C = x.txt.size(0);
   std::string vfile = vocab_file(vocab_path);
   data::Vocabulary vocab = data::Vocabulary::load(vfile);
   cfg.vocab_size = vocab.size();
@@ -77,43 +114,10 @@ int cmd_search(const std::vector<std::string>& args) {
   if (!std::filesystem::equivalent(x.meta.checkpoint, checkpoint, ec))
     std::fprintf(stderr, "note: the index was encoded with '%s', not '%s'\n", x.meta.checkpoint.c_str(),
                  checkpoint.c_str());
-  std::vector<Hit> hits;
-  std::string query;
-  if (text_query) {
-    hits = search_text(*m, x, vocab, text, topk, dev);
-    query = text;
-    std::printf("query: \"%s\" -> %lld images of %s (%s similarity)\n", text.c_str(), (long long)N,
-                x.meta.split.c_str(), cfg.eval_similarity.c_str());
-    std::printf("%4s  %8s  %9s  %s\n", "rank", "image", "score", "first caption of the image");
-    for (size_t r = 0; r < hits.size(); ++r)
-      std::printf("%4zu  %8lld  %9.4f  %s\n", r + 1, (long long)hits[r].id, hits[r].score,
-                  clip(x.captions[size_t(5 * hits[r].id)], 100).c_str());
-  } else {
-    hits = search_image(*m, x, index_dir, image_id, topk, dev);
-    query = "image " + std::to_string(image_id);
-    std::printf("query: image %lld of %s -> %lld captions (%s similarity); its own captions: %lld..%lld\n",
-                (long long)image_id, x.meta.split.c_str(), (long long)C, cfg.eval_similarity.c_str(),
-                (long long)(5 * image_id), (long long)(5 * image_id + 4));
-    std::printf("  first caption: %s\n", clip(x.captions[size_t(5 * image_id)], 100).c_str());
-    std::printf("%4s  %8s  %8s  %5s  %9s  %s\n", "rank", "caption", "image", "match", "score", "caption");
-    for (size_t r = 0; r < hits.size(); ++r)
-      std::printf("%4zu  %8lld  %8lld  %5s  %9.4f  %s\n", r + 1, (long long)hits[r].id, (long long)(hits[r].id / 5),
-                  hits[r].id / 5 == image_id ? "yes" : "", hits[r].score,
-                  clip(x.captions[size_t(hits[r].id)], 100).c_str());
-  }
-  if (!json_out.empty()) {
-    boost::json::array arr;
-    for (size_t r = 0; r < hits.size(); ++r) {
-      const int64_t img = text_query ? hits[r].id : hits[r].id / 5;
-      boost::json::object o{{"rank", int64_t(r + 1)}, {"id", hits[r].id}, {"image", img}, {"score", hits[r].score}};
-      o["caption"] = text_query ? x.captions[size_t(5 * img)] : x.captions[size_t(hits[r].id)];
-      if (!text_query) o["match"] = img == image_id;
-      arr.push_back(std::move(o));
-    }
-    boost::json::object doc{{"query", query}, {"kind", text_query ? "text" : "image"},
-                            {"similarity", cfg.eval_similarity}, {"hits", arr}};
-    io::write_file_atomic(json_out, boost::json::serialize(doc) + "\n", "search json");
-  }
+  std::vector<Hit> hits = text_query ? search_text(*m, x, vocab, text, topk, dev)
+                                     : search_image(*m, x, index_dir, image_id, topk, dev);
+  print_hits(x, hits, text_query ? &text : nullptr, image_id, cfg.eval_similarity);
+  if (!json_out.empty()) write_hits_json(json_out, x, hits, text_query ? &text : nullptr, image_id, cfg.eval_similarity);
   return 0;
 }
 

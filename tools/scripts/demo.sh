@@ -2,7 +2,7 @@
 # make demo: generate the synthetic multi-object dataset, train DivE (K = 4) and the single-vector
 # baseline (K = 1) on the CPU, evaluate both on the test split and print the recall tables side by side.
 # Recipe: from random initialisation the hardest-negative triplet (--max_violation) collapses on this data
-# (loss stuck at 2 x margin, recall at chance; MODEL_SPEC section 8), so the demo uses the mean over all
+# (loss stuck at 2 x margin, recall at chance; docs/MODEL.md §8), so the demo uses the mean over all
 # negatives (--no_max_violation), the official code's other branch.
 set -euo pipefail
 build=${1:-build}

@@ -15,6 +15,7 @@
 #include "lib/backend/cpu/engine.h"
 #include "lib/backend/cpu/kernels.h"
 #include "lib/backend/cpu/loops.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::cpu {
 
@@ -212,8 +213,9 @@ void loops_backward(KernelArgs& a, int64_t N, int64_t C, int64_t S, bool trainin
 void forward(KernelArgs& a) {
   const Tensor& x = a.in[0];
   int64_t N = x.size(0), C = x.size(1), S = x.size(2);
-  bool training = a.attrs.i[0] != 0;
-  double momentum = a.attrs.f[0], eps = a.attrs.f[1];
+  const BatchNormAttrs bn = BatchNormAttrs::unpack(a.attrs);
+  const bool training = bn.training;
+  const double momentum = bn.momentum, eps = bn.eps;
   DIVE_DISPATCH_FLOAT(x.dtype(), "batch_norm", [&] {
     if (!std::is_same_v<scalar_t, float> || x.numel() == 0) run_reference(OpId::batch_norm, a);  // f64
     else if (x.numel() < kSmall) onednn_forward(a, N, C, S, training, momentum, eps);
@@ -224,7 +226,7 @@ void forward(KernelArgs& a) {
 void backward(KernelArgs& a) {
   const Tensor& g = a.in[0];
   int64_t N = g.size(0), C = g.size(1), S = g.size(2);
-  bool training = a.attrs.i[0] != 0;
+  const bool training = BatchNormAttrs::unpack(a.attrs).training;
   DIVE_DISPATCH_FLOAT(g.dtype(), "batch_norm_backward", [&] {
     if (!std::is_same_v<scalar_t, float> || g.numel() == 0) run_reference(OpId::batch_norm_backward, a);  // f64
     else if (g.numel() < kSmall) onednn_backward(a, N, C, S, training);

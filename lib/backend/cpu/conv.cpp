@@ -230,7 +230,7 @@ void backward_f32(KernelArgs& a, const ref::ConvGeom& g) {
 }
 
 void conv2d(KernelArgs& a) {
-  ref::ConvGeom g = ref::conv_geom(a.in[0].shape(), a.in[1].shape(), a.out[0].shape(), a.attrs.i);
+  ref::ConvGeom g = ConvGeometry::of(a.in[0].shape(), a.in[1].shape(), a.out[0].shape(), a.attrs);
   bool bias = a.in.size() > 2 && a.in[2].defined();
   if (a.out[0].numel() == 0) return;
   DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "conv2d", [&] {
@@ -245,7 +245,7 @@ void conv2d(KernelArgs& a) {
 }
 
 void conv2d_backward_data(KernelArgs& a) {
-  ref::ConvGeom g = ref::conv_geom(a.out[0].shape(), a.in[1].shape(), a.in[0].shape(), a.attrs.i);
+  ref::ConvGeom g = ConvGeometry::of(a.out[0].shape(), a.in[1].shape(), a.in[0].shape(), a.attrs);
   if (a.out[0].numel() == 0) return;
   if (a.in[0].numel() == 0) {
     std::fill_n(static_cast<char*>(a.out[0].raw_data()), a.out[0].numel() * int64_t(dtype_size(a.out[0].dtype())), 0);
@@ -262,7 +262,7 @@ void conv2d_backward_data(KernelArgs& a) {
 }
 
 void conv2d_backward_weights(KernelArgs& a) {
-  ref::ConvGeom g = ref::conv_geom(a.in[1].shape(), a.out[0].shape(), a.in[0].shape(), a.attrs.i);
+  ref::ConvGeom g = ConvGeometry::of(a.in[1].shape(), a.out[0].shape(), a.in[0].shape(), a.attrs);
   if (a.out[0].numel() == 0) return;
   DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "conv2d_backward_weights", [&] {
     if constexpr (std::is_same_v<scalar_t, float>) {

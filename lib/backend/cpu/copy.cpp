@@ -1,4 +1,4 @@
-// CPU copy/cast (any strides, every dtype incl. bf16/f16 storage), fill (strided out), cat and pad.
+// CPU copy/cast (any strides, every dtype incl. bf16/f16 storage) and fill (strided out).
 #include "lib/backend/cpu/kernels.h"
 #include "lib/backend/cpu/loops.h"
 
@@ -139,22 +139,9 @@ void fill(KernelArgs& a) {
   });
 }
 
-void cat(KernelArgs& a) {
-  const Tensor& O = a.out[0];
-  int64_t ax = a.attrs.i[0], start = 0;
-  for (const auto& x : a.in) {
-    copy_into(x, make_view(O, x.shape(), O.strides(), O.offset() + start * O.strides()[ax]));
-    start += x.size(ax);
-  }
-}
-
-void pad(KernelArgs& a) {
-  const Tensor &X = a.in[0], &O = a.out[0];
-  KernelArgs f{{}, {O}, {{}, {a.attrs.f[0]}}};
-  fill(f);
-  int64_t off = O.offset();
-  for (int64_t d = 0; d < X.dim(); ++d) off += a.attrs.i[size_t(2 * d)] * O.strides()[d];
-  copy_into(X, make_view(O, X.shape(), O.strides(), off));
+void register_copy(KernelTable& t) {
+  t.kernels[int(OpId::copy)] = copy;
+  t.kernels[int(OpId::fill)] = fill;
 }
 
 }  // namespace dive::cpu

@@ -1,5 +1,6 @@
 // CPU binary arithmetic (oneDNN binary where the broadcast can be described, OpenMP otherwise),
-// maximum/minimum (NaN-propagating), comparisons, where, masked_fill and add_scaled_.
+// maximum/minimum (NaN-propagating), comparisons, where and masked_fill; the unary ops are in
+// elementwise_unary.cpp.
 #include "lib/backend/cpu/engine.h"
 #include "lib/backend/cpu/kernels.h"
 #include "lib/backend/cpu/loops.h"
@@ -85,30 +86,6 @@ void masked_fill(KernelArgs& a) {
   });
 }
 
-void add_scaled(KernelArgs& a) {
-  const double alpha = a.attrs.f[0];
-  DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "add_scaled_", [&] {
-    map2<scalar_t, scalar_t, scalar_t>(a.in[0], a.in[0], a.in[1], [alpha](scalar_t x, scalar_t y) {
-      return scalar_t(double(x) + alpha * double(y));  // as the reference: one rounding
-    });
-  });
-}
-
-template <class T>
-void adam_t(KernelArgs& a) {
-  const auto& f = a.attrs.f;
-  const bool decoupled = a.attrs.i[0] != 0;
-  T *p = a.in[0].data<T>(), *m = a.in[2].data<T>(), *v = a.in[3].data<T>();
-  const T* g = a.in[1].data<T>();
-  const int64_t n = a.in[0].numel();
-#pragma omp parallel for schedule(static) if (n > kGrain)
-  for (int64_t i = 0; i < n; ++i)
-    kmath::adam_update<T>(p[i], g[i], m[i], v[i], T(f[0]), T(f[1]), T(f[2]), T(f[3]), T(f[4]), T(f[5]), T(f[6]),
-                          decoupled);
-}
-
-void adam(KernelArgs& a) { DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "adam_", [&] { adam_t<scalar_t>(a); }); }
-
 }  // namespace
 
 void register_elementwise(KernelTable& t) {
@@ -128,8 +105,7 @@ void register_elementwise(KernelTable& t) {
   K(OpId::ge, [](KernelArgs& a) { compare(a, [](auto x, auto y) { return x >= y; }); });
   K(OpId::where, where);
   K(OpId::masked_fill, masked_fill);
-  K(OpId::add_scaled_, add_scaled);
-  K(OpId::adam_, adam);
+  register_elementwise_unary(t);
 }
 
 }  // namespace dive::cpu

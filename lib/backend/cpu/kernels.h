@@ -1,4 +1,5 @@
-// Kernel entry points of the CPU backend (one per op, calling convention of lib/ops/op_list.def).
+// Kernel entry points of the CPU backend shared between its files (calling convention of
+// lib/ops/op_list.def). Each family's register_<family> is declared by register.cpp from the op list.
 #pragma once
 #include "lib/ops/dispatch.h"
 
@@ -8,28 +9,10 @@ namespace dive::cpu {
 // whose f32 path is a oneDNN primitive, so those loops exist once (in lib/backend/ref).
 void run_reference(OpId op, KernelArgs& a);
 
-// copy.cpp
+// copy.cpp (also used by cat_pad.cpp)
 void copy(KernelArgs& a);
 void fill(KernelArgs& a);
-void cat(KernelArgs& a);
-void pad(KernelArgs& a);
-// elementwise.cpp / eltwise.cpp / random.cpp
-void register_elementwise(KernelTable& t);
-void register_eltwise(KernelTable& t);
-void register_random(KernelTable& t);
-// matmul.cpp, softmax.cpp, layer_norm.cpp, batch_norm.cpp, reduce.cpp, indexing.cpp
-void register_matmul(KernelTable& t);
-void register_softmax(KernelTable& t);
-void register_layer_norm(KernelTable& t);
-void register_batch_norm(KernelTable& t);
-void register_reduce(KernelTable& t);
-void register_indexing(KernelTable& t);
-// rnn.cpp
-void register_rnn(KernelTable& t);
-// similarity.cpp (smooth-Chamfer)
-void register_similarity(KernelTable& t);
-// conv.cpp (oneDNN convolution), pool.cpp (pooling loops)
-void register_conv(KernelTable& t);
-void register_pool(KernelTable& t);
+// elementwise_unary.cpp, called by register_elementwise (elementwise.cpp)
+void register_elementwise_unary(KernelTable& t);
 
 }  // namespace dive::cpu

@@ -5,6 +5,7 @@
 #include "lib/backend/cpu/engine.h"
 #include "lib/backend/cpu/kernels.h"
 #include "lib/backend/cpu/loops.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::cpu {
 
@@ -21,8 +22,9 @@ struct Geometry {
 Geometry geometry(const KernelArgs& a) {
   const Tensor &A = a.in[0], &B = a.in[1], &O = a.out[0];
   Geometry g;
-  g.ta = a.attrs.i[0] != 0;
-  g.tb = a.attrs.i[1] != 0;
+  const MatmulAttrs t = MatmulAttrs::unpack(a.attrs);
+  g.ta = t.trans_a;
+  g.tb = t.trans_b;
   g.B = O.size(0);
   g.M = O.size(1);
   g.N = O.size(2);

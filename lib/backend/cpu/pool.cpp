@@ -19,7 +19,7 @@ void planes(int64_t P, int64_t work, F f) {
 
 template <class T>
 void max_pool2d_t(KernelArgs& a) {
-  PoolGeom g = pool_geom(a.in[0].shape(), a.out[0].shape(), a.attrs.i);
+  PoolGeom g = PoolGeometry::of(a.in[0].shape(), a.out[0].shape(), a.attrs);
   const T* x = a.in[0].data<T>();
   T* y = a.out[0].data<T>();
   int64_t* idx = a.out[1].data<int64_t>();
@@ -27,7 +27,7 @@ void max_pool2d_t(KernelArgs& a) {
 }
 template <class T>
 void max_pool2d_backward_t(KernelArgs& a) {
-  PoolGeom g = pool_geom(a.out[0].shape(), a.in[0].shape(), a.attrs.i);
+  PoolGeom g = PoolGeometry::of(a.out[0].shape(), a.in[0].shape(), a.attrs);
   const T* gy = a.in[0].data<T>();
   const int64_t* idx = a.in[1].data<int64_t>();
   T* dx = a.out[0].data<T>();
@@ -35,28 +35,28 @@ void max_pool2d_backward_t(KernelArgs& a) {
 }
 template <class T>
 void avg_pool2d_t(KernelArgs& a) {
-  PoolGeom g = pool_geom(a.in[0].shape(), a.out[0].shape(), a.attrs.i);
+  PoolGeom g = PoolGeometry::of(a.in[0].shape(), a.out[0].shape(), a.attrs);
   const T* x = a.in[0].data<T>();
   T* y = a.out[0].data<T>();
   planes(g.P, a.out[0].numel() * g.KH * g.KW, [&](int64_t p) { avg_pool_plane<T>(g, x, y, p); });
 }
 template <class T>
 void avg_pool2d_backward_t(KernelArgs& a) {
-  PoolGeom g = pool_geom(a.out[0].shape(), a.in[0].shape(), a.attrs.i);
+  PoolGeom g = PoolGeometry::of(a.out[0].shape(), a.in[0].shape(), a.attrs);
   const T* gy = a.in[0].data<T>();
   T* dx = a.out[0].data<T>();
   planes(g.P, a.in[0].numel() * g.KH * g.KW, [&](int64_t p) { avg_pool_bwd_plane<T>(g, gy, dx, p); });
 }
 template <class T>
 void adaptive_avg_pool2d_t(KernelArgs& a) {
-  PoolGeom g = pool_geom(a.in[0].shape(), a.out[0].shape(), {});
+  PoolGeom g = PoolGeometry::of(a.in[0].shape(), a.out[0].shape(), Attrs{});
   const T* x = a.in[0].data<T>();
   T* y = a.out[0].data<T>();
   planes(g.P, a.in[0].numel(), [&](int64_t p) { adaptive_avg_plane<T>(g, x, y, p); });
 }
 template <class T>
 void adaptive_avg_pool2d_backward_t(KernelArgs& a) {
-  PoolGeom g = pool_geom(a.out[0].shape(), a.in[0].shape(), {});
+  PoolGeom g = PoolGeometry::of(a.out[0].shape(), a.in[0].shape(), Attrs{});
   const T* gy = a.in[0].data<T>();
   T* dx = a.out[0].data<T>();
   planes(g.P, a.out[0].numel(), [&](int64_t p) { adaptive_avg_bwd_plane<T>(g, gy, dx, p); });

@@ -3,6 +3,7 @@
 #include "lib/backend/cpu/kernels.h"
 #include "lib/backend/cpu/loops.h"
 #include "lib/backend/kernel_math.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::cpu {
 
@@ -25,8 +26,9 @@ float uniform_cached(uint64_t seed, uint64_t index) {
 template <class T>
 void dropout_t(KernelArgs& a) {
   const Tensor &x = a.in[0], &o = a.out[0], &mask = a.out[1];
-  const uint64_t seed = uint64_t(a.attrs.i[0]), offset = uint64_t(a.attrs.i[1]);
-  const double p = a.attrs.f[0];
+  const DropoutAttrs d = DropoutAttrs::unpack(a.attrs);
+  const uint64_t seed = d.stream.seed, offset = d.stream.offset;
+  const double p = d.p;
   const T scale = T(1.0 / (1.0 - p));  // the reference's mask value, rounded to T
   T* po = ptr<T>(o);
   T* pm = ptr<T>(mask);
@@ -42,8 +44,9 @@ void dropout_t(KernelArgs& a) {
 template <class T, bool Normal>
 void random_t(KernelArgs& a) {
   const Tensor& o = a.out[0];
-  const uint64_t seed = uint64_t(a.attrs.i[0]), offset = uint64_t(a.attrs.i[1]);
-  const double f0 = a.attrs.f[0], f1 = a.attrs.f[1];
+  const RandomAttrs r = RandomAttrs::unpack(a.attrs);
+  const uint64_t seed = r.stream.seed, offset = r.stream.offset;
+  const double f0 = r.a, f1 = r.b;
   T* p = ptr<T>(o);
   const int64_t n = o.numel();
 #pragma omp parallel for schedule(static) if (n > kGrain)

@@ -8,6 +8,7 @@
 #include "lib/backend/cpu/engine.h"
 #include "lib/backend/cpu/kernels.h"
 #include "lib/backend/cpu/loops.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::cpu {
 
@@ -131,7 +132,7 @@ void logsumexp(KernelArgs& a) {
 }
 
 void var(KernelArgs& a) {
-  const double corr = a.attrs.f[0];
+  const double corr = ReduceAttrs::unpack(a.attrs).correction;
   reduce_loop(a, "var", [corr](auto* x, const Rows& p) {
     auto mu = fold(x, p, 0.0, [](int64_t, double v) { return v; }, kPlus);
     for (auto& v : mu) v /= double(p.n);

@@ -15,6 +15,7 @@
 
 #include "lib/backend/cpu/kernels.h"
 #include "lib/backend/cpu/loops.h"
+#include "lib/ops/attrs.h"
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 #define DIVE_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -261,7 +262,8 @@ void bwd_tile(const double* m, const double* ds, double* dm, const Geo& geo, int
 }
 
 Geo geometry(const KernelArgs& a, const Tensor& m) {
-  Geo g{0, 0, a.attrs.i[0], a.attrs.i[1], m.size(1), a.attrs.f[0], a.attrs.f[1]};
+  const SmoothChamferAttrs sc = SmoothChamferAttrs::unpack(a.attrs);
+  Geo g{0, 0, sc.ki, sc.kt, m.size(1), sc.alpha, sc.denominator};
   g.bi = m.size(0) / g.ki;
   g.bt = m.size(1) / g.kt;
   return g;

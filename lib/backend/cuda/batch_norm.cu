@@ -1,5 +1,6 @@
 // batch_norm (+ backward) on CUDA (design: row_kernels.cuh, channel_reduce.cuh).
 #include "lib/backend/cuda/channel_reduce.cuh"
+#include "lib/ops/attrs.h"
 
 namespace dive::cuda {
 
@@ -129,27 +130,14 @@ struct BnDxF {
 
 void batch_norm_fwd(KernelArgs& a) {
   const char* op = "batch_norm";
-  DIVE_CHECK(a.in.size() >= 5 && a.out.size() >= 3 && !a.attrs.i.empty() && a.attrs.f.size() >= 2, op,
-             ": expected inputs x, gamma, beta, running_mean, running_var, outputs y, mean, rstd, i[0] = training, "
-             "f = [momentum, eps]");
   const Tensor &x = a.in[0], &gamma = a.in[1], &beta = a.in[2], &rm = a.in[3], &rv = a.in[4];
   const Tensor &y = a.out[0], &mean = a.out[1], &rstd = a.out[2];
-  DIVE_CHECK(x.dim() == 3 && x.is_contiguous() && y.shape() == x.shape() && y.is_contiguous(), op,
-             ": expected contiguous x and y [N, C, S], got ", x.str(), " and ", y.str());
   const int64_t N = x.size(0), C = x.size(1), S = x.size(2);
-  const bool training = a.attrs.i[0] != 0;
+  const BatchNormAttrs bn = BatchNormAttrs::unpack(a.attrs);  // operands checked by the op layer
+  const bool training = bn.training;
   const bool have_running = rm.defined() && rv.defined();
-  check_opt_vec(op, gamma, C, "gamma");
-  check_opt_vec(op, beta, C, "beta");
-  check_opt_vec(op, rm, C, "running_mean");
-  check_opt_vec(op, rv, C, "running_var");
-  check_vec(op, mean, C, "mean");
-  check_vec(op, rstd, C, "rstd");
-  DIVE_CHECK(training || have_running, op, ": eval mode needs running statistics");
-  check_dtypes(op, a.in, y.dtype());
-  check_dtypes(op, a.out, y.dtype());
   if (C == 0) return;
-  const double momentum = a.attrs.f[0], eps = a.attrs.f[1];
+  const double momentum = bn.momentum, eps = bn.eps;
   const int dev = y.device().index;
   DeviceGuard guard(dev);
   cudaStream_t st = stream(dev);
@@ -176,22 +164,10 @@ void batch_norm_fwd(KernelArgs& a) {
 
 void batch_norm_bwd(KernelArgs& a) {
   const char* op = "batch_norm_backward";
-  DIVE_CHECK(a.in.size() >= 5 && a.out.size() >= 3 && !a.attrs.i.empty(), op,
-             ": expected inputs g, x, gamma, mean, rstd, outputs dx, dgamma, dbeta and i[0] = training");
   const Tensor &g = a.in[0], &x = a.in[1], &gamma = a.in[2], &mean = a.in[3], &rstd = a.in[4];
   const Tensor &dx = a.out[0], &dgamma = a.out[1], &dbeta = a.out[2];
-  DIVE_CHECK(g.dim() == 3 && g.is_contiguous() && x.shape() == g.shape() && x.is_contiguous() &&
-                 dx.shape() == g.shape() && dx.is_contiguous(),
-             op, ": expected contiguous g, x, dx [N, C, S], got ", g.str(), ", ", x.str(), ", ", dx.str());
   const int64_t N = g.size(0), C = g.size(1), S = g.size(2);
-  const bool training = a.attrs.i[0] != 0;
-  check_opt_vec(op, gamma, C, "gamma");
-  check_vec(op, mean, C, "mean");
-  check_vec(op, rstd, C, "rstd");
-  check_opt_vec(op, dgamma, C, "dgamma");
-  check_opt_vec(op, dbeta, C, "dbeta");
-  check_dtypes(op, a.in, dx.dtype());
-  check_dtypes(op, a.out, dx.dtype());
+  const bool training = BatchNormAttrs::unpack(a.attrs).training;  // operands checked by the op layer
   if (C == 0) return;
   const int dev = dx.device().index;
   DeviceGuard guard(dev);

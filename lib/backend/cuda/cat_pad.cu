@@ -8,6 +8,7 @@
 #include "lib/backend/cuda/byte_copy.cuh"
 #include "lib/backend/cuda/index_math.cuh"
 #include "lib/backend/cuda/launch.cuh"
+#include "lib/ops/attrs.h"
 
 namespace dive::cuda {
 
@@ -206,14 +207,8 @@ uint64_t value_bits(DType dt, double v) {
 
 void pad(KernelArgs& a) {
   const Tensor &X = a.in.at(0), &O = a.out.at(0);
-  const auto& p = a.attrs.i;
-  check_device_of("pad", O, {X});
-  DIVE_CHECK(X.dtype() == O.dtype() && X.dim() == O.dim() && O.is_contiguous() && int64_t(p.size()) == 2 * X.dim(),
-             "pad: input ", X.str(), ", output ", O.str(), " and ", p.size(), " pad values do not match");
-  for (int64_t d = 0; d < X.dim(); ++d)
-    DIVE_CHECK(p[size_t(2 * d)] >= 0 && p[size_t(2 * d + 1)] >= 0 &&
-                   O.size(d) == X.size(d) + p[size_t(2 * d)] + p[size_t(2 * d + 1)],
-               "pad: output ", O.str(), " is not input ", X.str(), " padded in dim ", d);
+  const PadAttrs pa = PadAttrs::unpack(a.attrs);  // shapes checked by the op layer
+  const auto& p = pa.pads;
   const int64_t total = O.numel();
   if (total == 0) return;
   PadGeom geo;
@@ -259,7 +254,7 @@ void pad(KernelArgs& a) {
       geo.xstride[d] = st[d];
     }
   }
-  const uint64_t bits = value_bits(O.dtype(), a.attrs.f.at(0));
+  const uint64_t bits = value_bits(O.dtype(), pa.value);
   int dev = O.device().index;
   DeviceGuard g(dev);
   with_word(int64_t(dtype_size(O.dtype())), "pad", [&](auto w) {

@@ -82,23 +82,12 @@ using ConvDesc =
 // ---- geometry ------------------------------------------------------------------------------------------
 using Geo = ConvGeometry;
 
-// x [N, C, H, W], w [O, C, KH, KW], y [N, O, OH, OW]; i = [sh, sw, ph, pw, dh, dw]
-Geo make_geo(const char* op, const Tensor& x, const Tensor& w, const Tensor& y, const std::vector<int64_t>& i) {
-  DIVE_CHECK(x.dim() == 4 && w.dim() == 4 && y.dim() == 4, op, ": expected 4-D x, w, y, got ", x.str(), ", ",
-             w.str(), ", ", y.str());
-  DIVE_CHECK(i.size() >= 6 && i[0] >= 1 && i[1] >= 1 && i[2] >= 0 && i[3] >= 0 && i[4] >= 1 && i[5] >= 1, op,
-             ": bad attrs (need stride >= 1, padding >= 0, dilation >= 1)");
-  Geo g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), y.size(2), y.size(3),
-        i[0],      i[1],      i[2],      i[3],      i[4],      i[5]};
-  const int64_t eh = g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1, ew = g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1;
-  DIVE_CHECK(y.size(0) == g.N && w.size(1) == g.C && y.size(1) == g.O && eh >= 0 && ew >= 0 &&
-                 g.OH == eh / g.sh + 1 && g.OW == ew / g.sw + 1,
-             op, ": shapes x ", x.str(), ", w ", w.str(), ", y ", y.str(), " do not match stride (", g.sh, ", ", g.sw,
-             "), padding (", g.ph, ", ", g.pw, "), dilation (", g.dh, ", ", g.dw, ")");
+// Kernel limit only: the op layer checked the shapes against the attributes.
+Geo make_geo(const char* op, const Tensor& x, const Tensor& w, const Tensor& y, const Attrs& attrs) {
   for (const Tensor* t : {&x, &w, &y})
     DIVE_CHECK(t->numel() <= INT_MAX, op, ": ", t->str(), " has more than 2^31 - 1 elements (cuDNN's legacy API ",
                "limit; split the batch)");
-  return g;
+  return ConvGeometry::of(x.shape(), w.shape(), y.shape(), attrs);
 }
 
 cudnnDataType_t cudnn_type(const char* op, DType dt) {
@@ -292,9 +281,7 @@ void conv2d(KernelArgs& a) {
   if (has_bias) ins.push_back(a.in[2]);
   check_operands("conv2d", ins, Y);
   const cudnnDataType_t dt = cudnn_type("conv2d", Y.dtype());
-  Geo g = make_geo("conv2d", X, Wt, Y, a.attrs.i);
-  if (has_bias)
-    DIVE_CHECK(a.in[2].numel() == g.O, "conv2d: bias ", a.in[2].str(), " should have ", g.O, " elements");
+  Geo g = make_geo("conv2d", X, Wt, Y, a.attrs);
   if (Y.numel() == 0) return;
   const int dev = Y.device().index;
   DeviceGuard guard(dev);
@@ -326,7 +313,7 @@ void conv2d_backward_data(KernelArgs& a) {
   const Tensor &G = a.in.at(0), &Wt = a.in.at(1), &DX = a.out.at(0);
   check_operands("conv2d_backward_data", {G, Wt}, DX);
   const cudnnDataType_t dt = cudnn_type("conv2d_backward_data", DX.dtype());
-  Geo g = make_geo("conv2d_backward_data", DX, Wt, G, a.attrs.i);
+  Geo g = make_geo("conv2d_backward_data", DX, Wt, G, a.attrs);
   if (DX.numel() == 0) return;
   const int dev = DX.device().index;
   DeviceGuard guard(dev);
@@ -349,7 +336,7 @@ void conv2d_backward_weights(KernelArgs& a) {
   const Tensor &G = a.in.at(0), &X = a.in.at(1), &DW = a.out.at(0);
   check_operands("conv2d_backward_weights", {G, X}, DW);
   const cudnnDataType_t dt = cudnn_type("conv2d_backward_weights", DW.dtype());
-  Geo g = make_geo("conv2d_backward_weights", X, DW, G, a.attrs.i);
+  Geo g = make_geo("conv2d_backward_weights", X, DW, G, a.attrs);
   if (DW.numel() == 0) return;
   const int dev = DW.device().index;
   DeviceGuard guard(dev);

@@ -1,15 +1,10 @@
-// Geometry of one 2-D convolution (NCHW x, OIHW w, groups = 1), shared by conv.cu (cuDNN) and
-// conv_gemm.cu (1x1 convolutions and weight gradients on cuBLAS).
+// The cuBLAS paths of conv2d (conv_gemm.cu) that conv.cu (cuDNN) tries first; ConvGeometry is lib/ops/attrs.h's.
 #pragma once
 #include <cstdint>
 
-#include "lib/core/tensor.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::cuda {
-
-struct ConvGeometry {
-  int64_t N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw;
-};
 
 // y = conv(x, w) (no bias) and dx from g, on cuBLAS, for unpadded 1x1 kernels (any stride) in f32 / f64;
 // return false to leave the convolution to cuDNN. Operands contiguous.

@@ -1,10 +1,11 @@
-// Elementwise kernels: binary, comparison, unary, where, masked_fill, add_scaled_.
+// Elementwise kernels: binary, comparison, unary, where, masked_fill.
 // Inputs arrive broadcast to the output shape (stride 0 on broadcast dims), any strides. f32 math is
 // done in f32, f64 in f64, with the formulas of lib/backend/kernel_math.h.
 #include <cmath>
 
 #include "lib/backend/cuda/launch.cuh"
 #include "lib/backend/kernel_math.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::cuda {
 
@@ -114,7 +115,7 @@ void unary(KernelArgs& a, const char* name, Op op = Op{}) {
   DIVE_DISPATCH_FLOAT(o.dtype(), name, [&] { launch_elementwise(name, ts, UnaryF<scalar_t, Op>{op}); });
 }
 
-// ---- where, masked_fill, add_scaled_ ------------------------------------------------------------
+// ---- where, masked_fill ------------------------------------------------------------------------
 template <class T>
 struct WhereF {
   __device__ void operator()(char* const* p) const {
@@ -151,47 +152,6 @@ void masked_fill(KernelArgs& a) {
                     [&] { launch_elementwise("masked_fill", ts, MaskedFillF<scalar_t>{scalar_t(v)}); });
 }
 
-template <class T>
-struct AddScaledF {
-  T alpha;
-  __device__ void operator()(char* const* p) const {
-    *reinterpret_cast<T*>(p[0]) = *reinterpret_cast<const T*>(p[1]) + alpha * *reinterpret_cast<const T*>(p[2]);
-  }
-};
-
-// in[0] = a (also out[0]: updated in place), in[1] = b
-void add_scaled(KernelArgs& a) {
-  const Tensor &x = a.in.at(0), &y = a.in.at(1);
-  const Tensor& o = a.out.empty() ? x : a.out[0];
-  check_dtypes("add_scaled_", {x, y}, o.dtype());
-  double alpha = a.attrs.f.at(0);
-  const Tensor* ts[3] = {&o, &x, &y};
-  DIVE_DISPATCH_FLOAT(o.dtype(), "add_scaled_",
-                      [&] { launch_elementwise("add_scaled_", ts, AddScaledF<scalar_t>{scalar_t(alpha)}); });
-}
-
-template <class T>
-__global__ void adam_kernel(T* p, const T* g, T* m, T* v, int64_t n, T lr, T b1, T b2, T eps, T wd, T bc1, T bc2,
-                            bool decoupled) {
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) kmath::adam_update<T>(p[i], g[i], m[i], v[i], lr, b1, b2, eps, wd, bc1, bc2, decoupled);
-}
-
-void adam(KernelArgs& a) {
-  const auto& f = a.attrs.f;
-  bool decoupled = a.attrs.i.at(0) != 0;
-  int64_t n = a.in[0].numel();
-  if (n == 0) return;
-  DIVE_DISPATCH_FLOAT(a.in[0].dtype(), "adam_", [&] {
-    using T = scalar_t;
-    adam_kernel<T><<<unsigned((n + 255) / 256), 256, 0, current_stream()>>>(
-        static_cast<T*>(a.in[0].raw_data()), static_cast<const T*>(a.in[1].raw_data()),
-        static_cast<T*>(a.in[2].raw_data()), static_cast<T*>(a.in[3].raw_data()), n, T(f[0]), T(f[1]), T(f[2]),
-        T(f[3]), T(f[4]), T(f[5]), T(f[6]), decoupled);
-    CUDA_CHECK(cudaGetLastError());
-  });
-}
-
 }  // namespace
 
 void register_elementwise(KernelTable& t) {
@@ -222,12 +182,16 @@ void register_elementwise(KernelTable& t) {
   K(OpId::relu, [](KernelArgs& a) { unary<ReluOp>(a, "relu"); });
   K(OpId::gelu, [](KernelArgs& a) { unary<GeluOp>(a, "gelu"); });
   K(OpId::pow_scalar, [](KernelArgs& a) { unary(a, "pow_scalar", PowOp{a.attrs.f.at(0)}); });
-  K(OpId::scale_shift, [](KernelArgs& a) { unary(a, "scale_shift", ScaleShiftOp{a.attrs.f.at(0), a.attrs.f.at(1)}); });
-  K(OpId::clamp, [](KernelArgs& a) { unary(a, "clamp", ClampOp{a.attrs.f.at(0), a.attrs.f.at(1)}); });
+  K(OpId::scale_shift, [](KernelArgs& a) {
+    const ScaleShiftAttrs s = ScaleShiftAttrs::unpack(a.attrs);
+    unary(a, "scale_shift", ScaleShiftOp{s.scale, s.shift});
+  });
+  K(OpId::clamp, [](KernelArgs& a) {
+    const ClampAttrs c = ClampAttrs::unpack(a.attrs);
+    unary(a, "clamp", ClampOp{c.lo, c.hi});
+  });
   K(OpId::where, where);
   K(OpId::masked_fill, masked_fill);
-  K(OpId::add_scaled_, add_scaled);
-  K(OpId::adam_, adam);
 }
 
 }  // namespace dive::cuda

@@ -293,20 +293,9 @@ __global__ void __launch_bounds__(kRowBlock) layer_norm_param_grads(const double
 
 void layer_norm_fwd(KernelArgs& a) {
   const char* op = "layer_norm";
-  DIVE_CHECK(a.in.size() >= 3 && a.out.size() >= 3 && !a.attrs.f.empty(), op,
-             ": expected inputs x, gamma, beta, outputs y, mean, rstd and f[0] = eps");
   const Tensor &x = a.in[0], &gamma = a.in[1], &beta = a.in[2];
   const Tensor &y = a.out[0], &mean = a.out[1], &rstd = a.out[2];
-  DIVE_CHECK(x.dim() == 2, op, ": expected a 2-D [R, C] input, got ", x.str());
-  const int64_t R = x.size(0), C = x.size(1);
-  check_rows(op, x, R, C, "x");
-  check_rows(op, y, R, C, "y");
-  check_opt_vec(op, gamma, C, "gamma");
-  check_opt_vec(op, beta, C, "beta");
-  check_vec(op, mean, R, "mean");
-  check_vec(op, rstd, R, "rstd");
-  check_dtypes(op, a.in, y.dtype());
-  check_dtypes(op, a.out, y.dtype());
+  const int64_t R = x.size(0), C = x.size(1);  // operands checked by the op layer
   if (R * C == 0) return;
   const double eps = a.attrs.f[0];
   const int dev = y.device().index;
@@ -330,23 +319,10 @@ void layer_norm_fwd(KernelArgs& a) {
 
 void layer_norm_bwd(KernelArgs& a) {
   const char* op = "layer_norm_backward";
-  DIVE_CHECK(a.in.size() >= 5 && a.out.size() >= 1, op,
-             ": expected inputs g, x, gamma, mean, rstd and outputs dx, dgamma, dbeta");
   const Tensor &g = a.in[0], &x = a.in[1], &gamma = a.in[2], &mean = a.in[3], &rstd = a.in[4];
   const Tensor& dx = a.out[0];
   const Tensor dgamma = a.out.size() > 1 ? a.out[1] : Tensor(), dbeta = a.out.size() > 2 ? a.out[2] : Tensor();
-  DIVE_CHECK(g.dim() == 2, op, ": expected a 2-D [R, C] gradient, got ", g.str());
-  const int64_t R = g.size(0), C = g.size(1);
-  check_rows(op, g, R, C, "g");
-  check_rows(op, x, R, C, "x");
-  check_rows(op, dx, R, C, "dx");
-  check_opt_vec(op, gamma, C, "gamma");
-  check_vec(op, mean, R, "mean");
-  check_vec(op, rstd, R, "rstd");
-  check_opt_vec(op, dgamma, C, "dgamma");
-  check_opt_vec(op, dbeta, C, "dbeta");
-  check_dtypes(op, a.in, dx.dtype());
-  check_dtypes(op, a.out, dx.dtype());
+  const int64_t R = g.size(0), C = g.size(1);  // operands checked by the op layer
   if (C == 0) return;
   const int dev = dx.device().index;
   DeviceGuard guard(dev);

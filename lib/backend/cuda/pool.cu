@@ -17,6 +17,7 @@
 
 #include "lib/backend/cuda/index_math.cuh"
 #include "lib/backend/cuda/launch.cuh"
+#include "lib/ops/attrs.h"
 
 namespace dive::cuda {
 
@@ -30,11 +31,10 @@ struct PoolG {
 };
 
 template <class IT>
-PoolG<IT> to_geom(const Shape& x, const Shape& y, const std::vector<int64_t>& i) {
-  PoolG<IT> g{IT(x[0] * x[1]), IT(x[2]), IT(x[3]), IT(y[2]), IT(y[3]), 0, 0, 1, 1, 0, 0, {}, {}, {}, {}, {}, {}};
-  if (i.size() >= 6) {
-    g.KH = IT(i[0]), g.KW = IT(i[1]), g.sh = IT(i[2]), g.sw = IT(i[3]), g.ph = IT(i[4]), g.pw = IT(i[5]);
-  }
+PoolG<IT> to_geom(const Shape& x, const Shape& y, const Attrs& attrs) {
+  const PoolGeometry p = PoolGeometry::of(x, y, attrs);
+  PoolG<IT> g{IT(p.P), IT(p.H), IT(p.W), IT(p.OH), IT(p.OW), IT(p.KH), IT(p.KW), IT(p.sh ? p.sh : 1), IT(p.sw ? p.sw : 1),
+              IT(p.ph), IT(p.pw), {}, {}, {}, {}, {}, {}};
   g.dH = Div<IT>(g.H), g.dW = Div<IT>(g.W), g.dOH = Div<IT>(g.OH), g.dOW = Div<IT>(g.OW);
   g.dsh = Div<IT>(g.sh), g.dsw = Div<IT>(g.sw);
   return g;
@@ -207,22 +207,6 @@ __global__ void adaptive_avg_bwd(const T* __restrict__ gy, T* __restrict__ dx, I
 }
 
 // ---- host side -------------------------------------------------------------------------------------
-void check_nchw(const char* op, const Tensor& x, const Tensor& y) {
-  DIVE_CHECK(x.dim() == 4 && y.dim() == 4 && x.is_contiguous() && y.is_contiguous() && x.size(0) == y.size(0) &&
-                 x.size(1) == y.size(1),
-             op, ": expected contiguous [N, C, H, W] input and [N, C, OH, OW] output, got ", x.str(), " and ",
-             y.str());
-  DIVE_CHECK(x.device() == y.device(), op, ": operands on ", x.device().str(), " and ", y.device().str());
-}
-
-void check_window(const char* op, const std::vector<int64_t>& i, const Tensor& x, const Tensor& y) {
-  DIVE_CHECK(i.size() >= 6 && i[0] >= 1 && i[1] >= 1 && i[2] >= 1 && i[3] >= 1 && i[4] >= 0 && i[5] >= 0, op,
-             ": bad window attrs (need kh, kw, sh, sw >= 1, ph, pw >= 0)");
-  DIVE_CHECK(y.size(2) == (x.size(2) + 2 * i[4] - i[0]) / i[2] + 1 && y.size(3) == (x.size(3) + 2 * i[5] - i[1]) / i[3] + 1,
-             op, ": output ", y.str(), " does not match input ", x.str(), " for kernel (", i[0], ", ", i[1],
-             "), stride (", i[2], ", ", i[3], "), padding (", i[4], ", ", i[5], ")");
-}
-
 // x: the [N, C, H, W] side, y: the [N, C, OH, OW] side; picks the index type and runs f(IT{}).
 template <class F>
 void with_it(const Tensor& x, const Tensor& y, F&& f) {
@@ -236,11 +220,7 @@ unsigned blocks_for(int64_t n) { return grid_for(n); }
 
 void max_pool2d(KernelArgs& a) {
   const Tensor &X = a.in.at(0), &Y = a.out.at(0), &I = a.out.at(1);
-  check_nchw("max_pool2d", X, Y);
-  check_window("max_pool2d", a.attrs.i, X, Y);
   check_dtypes("max_pool2d", {X}, Y.dtype());
-  DIVE_CHECK(I.dtype() == DType::i64 && I.shape() == Y.shape() && I.is_contiguous(),
-             "max_pool2d: indices ", I.str(), " should be contiguous i64 of the output's shape ", Y.str());
   const int64_t total = Y.numel();
   if (total == 0) return;
   DIVE_CHECK(X.size(2) > 0 && X.size(3) > 0, "max_pool2d: empty input plane ", X.str());
@@ -251,7 +231,7 @@ void max_pool2d(KernelArgs& a) {
       using IT = decltype(it);
       max_pool_fwd<scalar_t, IT><<<blocks_for(total), kBlock, 0, stream(dev)>>>(
           static_cast<const scalar_t*>(X.raw_data()), static_cast<scalar_t*>(Y.raw_data()),
-          static_cast<int64_t*>(I.raw_data()), IT(total), to_geom<IT>(X.shape(), Y.shape(), a.attrs.i));
+          static_cast<int64_t*>(I.raw_data()), IT(total), to_geom<IT>(X.shape(), Y.shape(), a.attrs));
       CUDA_CHECK_LAUNCH();
     });
   });
@@ -259,8 +239,6 @@ void max_pool2d(KernelArgs& a) {
 
 void max_pool2d_backward(KernelArgs& a) {
   const Tensor &G = a.in.at(0), &I = a.in.at(1), &DX = a.out.at(0);
-  check_nchw("max_pool2d_backward", DX, G);
-  check_window("max_pool2d_backward", a.attrs.i, DX, G);
   check_dtypes("max_pool2d_backward", {G}, DX.dtype());
   DIVE_CHECK(I.dtype() == DType::i64 && I.shape() == G.shape() && I.is_contiguous(),
              "max_pool2d_backward: indices ", I.str(), " should be contiguous i64 of the gradient's shape ", G.str());
@@ -277,7 +255,7 @@ void max_pool2d_backward(KernelArgs& a) {
       using IT = decltype(it);
       max_pool_bwd<scalar_t, IT><<<blocks_for(total), kBlock, 0, stream(dev)>>>(
           static_cast<const scalar_t*>(G.raw_data()), static_cast<const int64_t*>(I.raw_data()),
-          static_cast<scalar_t*>(DX.raw_data()), IT(total), to_geom<IT>(DX.shape(), G.shape(), a.attrs.i));
+          static_cast<scalar_t*>(DX.raw_data()), IT(total), to_geom<IT>(DX.shape(), G.shape(), a.attrs));
       CUDA_CHECK_LAUNCH();
     });
   });
@@ -285,12 +263,11 @@ void max_pool2d_backward(KernelArgs& a) {
 
 void avg_pool2d(KernelArgs& a) {
   const Tensor &X = a.in.at(0), &Y = a.out.at(0);
-  check_nchw("avg_pool2d", X, Y);
-  check_window("avg_pool2d", a.attrs.i, X, Y);
   check_dtypes("avg_pool2d", {X}, Y.dtype());
   const int64_t total = Y.numel();
   if (total == 0) return;
-  const double inv = 1.0 / double(a.attrs.i[0] * a.attrs.i[1]);
+  const PoolAttrs w = PoolAttrs::unpack(a.attrs);
+  const double inv = 1.0 / double(w.kernel[0] * w.kernel[1]);
   int dev = Y.device().index;
   DeviceGuard g(dev);
   DIVE_DISPATCH_FLOAT(Y.dtype(), "avg_pool2d", [&] {
@@ -298,7 +275,7 @@ void avg_pool2d(KernelArgs& a) {
       using IT = decltype(it);
       avg_pool_fwd<scalar_t, IT><<<blocks_for(total), kBlock, 0, stream(dev)>>>(
           static_cast<const scalar_t*>(X.raw_data()), static_cast<scalar_t*>(Y.raw_data()), IT(total),
-          to_geom<IT>(X.shape(), Y.shape(), a.attrs.i), inv);
+          to_geom<IT>(X.shape(), Y.shape(), a.attrs), inv);
       CUDA_CHECK_LAUNCH();
     });
   });
@@ -306,12 +283,11 @@ void avg_pool2d(KernelArgs& a) {
 
 void avg_pool2d_backward(KernelArgs& a) {
   const Tensor &G = a.in.at(0), &DX = a.out.at(0);
-  check_nchw("avg_pool2d_backward", DX, G);
-  check_window("avg_pool2d_backward", a.attrs.i, DX, G);
   check_dtypes("avg_pool2d_backward", {G}, DX.dtype());
   const int64_t total = DX.numel();
   if (total == 0) return;
-  const double inv = 1.0 / double(a.attrs.i[0] * a.attrs.i[1]);
+  const PoolAttrs w = PoolAttrs::unpack(a.attrs);
+  const double inv = 1.0 / double(w.kernel[0] * w.kernel[1]);
   int dev = DX.device().index;
   DeviceGuard g(dev);
   if (G.numel() == 0) {
@@ -323,7 +299,7 @@ void avg_pool2d_backward(KernelArgs& a) {
       using IT = decltype(it);
       avg_pool_bwd<scalar_t, IT><<<blocks_for(total), kBlock, 0, stream(dev)>>>(
           static_cast<const scalar_t*>(G.raw_data()), static_cast<scalar_t*>(DX.raw_data()), IT(total),
-          to_geom<IT>(DX.shape(), G.shape(), a.attrs.i), inv);
+          to_geom<IT>(DX.shape(), G.shape(), a.attrs), inv);
       CUDA_CHECK_LAUNCH();
     });
   });
@@ -331,7 +307,6 @@ void avg_pool2d_backward(KernelArgs& a) {
 
 void adaptive_avg_pool2d(KernelArgs& a) {
   const Tensor &X = a.in.at(0), &Y = a.out.at(0);
-  check_nchw("adaptive_avg_pool2d", X, Y);
   check_dtypes("adaptive_avg_pool2d", {X}, Y.dtype());
   const int64_t total = Y.numel();
   if (total == 0) return;
@@ -360,7 +335,6 @@ void adaptive_avg_pool2d(KernelArgs& a) {
 
 void adaptive_avg_pool2d_backward(KernelArgs& a) {
   const Tensor &G = a.in.at(0), &DX = a.out.at(0);
-  check_nchw("adaptive_avg_pool2d_backward", DX, G);
   check_dtypes("adaptive_avg_pool2d_backward", {G}, DX.dtype());
   const int64_t total = DX.numel();
   if (total == 0) return;

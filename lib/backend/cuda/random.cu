@@ -3,6 +3,7 @@
 #include "lib/backend/cuda/launch.cuh"
 #include "lib/backend/kernel_math.h"
 #include "lib/core/rng.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::cuda {
 
@@ -63,8 +64,9 @@ struct NormalF {
 void dropout(KernelArgs& a) {
   const Tensor &x = a.in.at(0), &y = a.out.at(0), &mask = a.out.at(1);
   check_dtypes("dropout", {x, mask}, y.dtype());
-  uint64_t seed = uint64_t(a.attrs.i.at(0)), offset = uint64_t(a.attrs.i.at(1));
-  double p = a.attrs.f.at(0);
+  const DropoutAttrs d = DropoutAttrs::unpack(a.attrs);
+  const uint64_t seed = d.stream.seed, offset = d.stream.offset;
+  const double p = d.p;
   const Tensor* ts[3] = {&y, &mask, &x};
   DIVE_DISPATCH_FLOAT(y.dtype(), "dropout", [&] {
     launch_indexed("dropout", ts, DropoutF<scalar_t>{seed, offset, p, scalar_t(1.0 / (1.0 - p))});
@@ -73,19 +75,19 @@ void dropout(KernelArgs& a) {
 
 void rand_uniform(KernelArgs& a) {
   const Tensor& o = a.out.at(0);
-  uint64_t seed = uint64_t(a.attrs.i.at(0)), offset = uint64_t(a.attrs.i.at(1));
+  const RandomAttrs r = RandomAttrs::unpack(a.attrs);
   const Tensor* ts[1] = {&o};
   DIVE_DISPATCH_FLOAT(o.dtype(), "rand_uniform", [&] {
-    launch_indexed("rand_uniform", ts, UniformF<scalar_t>{seed, offset, a.attrs.f.at(0), a.attrs.f.at(1)});
+    launch_indexed("rand_uniform", ts, UniformF<scalar_t>{r.stream.seed, r.stream.offset, r.a, r.b});
   });
 }
 
 void rand_normal(KernelArgs& a) {
   const Tensor& o = a.out.at(0);
-  uint64_t seed = uint64_t(a.attrs.i.at(0)), offset = uint64_t(a.attrs.i.at(1));
+  const RandomAttrs r = RandomAttrs::unpack(a.attrs);
   const Tensor* ts[1] = {&o};
   DIVE_DISPATCH_FLOAT(o.dtype(), "rand_normal", [&] {
-    launch_indexed("rand_normal", ts, NormalF<scalar_t>{seed, offset, a.attrs.f.at(0), a.attrs.f.at(1)});
+    launch_indexed("rand_normal", ts, NormalF<scalar_t>{r.stream.seed, r.stream.offset, r.a, r.b});
   });
 }
 

@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "lib/backend/cuda/launch.cuh"
+#include "lib/ops/attrs.h"
 
 namespace dive::cuda {
 
@@ -361,7 +362,7 @@ void register_reduce(KernelTable& t) {
   t.kernels[int(OpId::norm)] = [](KernelArgs& a) { reduce(a, "norm", [](KernelArgs&) { return SumOp<2>{}; }); };
   t.kernels[int(OpId::logsumexp)] = [](KernelArgs& a) { reduce(a, "logsumexp", [](KernelArgs&) { return LseOp{}; }); };
   t.kernels[int(OpId::var)] = [](KernelArgs& a) {
-    reduce(a, "var", [](KernelArgs& k) { return VarOp{k.attrs.f.empty() ? 0.0 : k.attrs.f[0]}; });
+    reduce(a, "var", [](KernelArgs& k) { return VarOp{ReduceAttrs::unpack(k.attrs).correction}; });
   };
   t.kernels[int(OpId::max)] = arg_extremum<true>;
   t.kernels[int(OpId::min)] = arg_extremum<false>;

@@ -241,17 +241,5 @@ T* mptr(const Tensor& t) {
   return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr;
 }
 
-void check_rows(const char* op, const Tensor& t, int64_t R, int64_t C, const char* what) {
-  DIVE_CHECK(t.defined() && t.dim() == 2 && t.size(0) == R && t.size(1) == C && t.is_contiguous(), op, ": ", what,
-             " must be contiguous [", R, ", ", C, "], got ", t.defined() ? t.str() : std::string("undefined"));
-}
-void check_vec(const char* op, const Tensor& t, int64_t n, const char* what) {
-  DIVE_CHECK(t.defined() && t.numel() == n && t.is_contiguous(), op, ": ", what, " must be contiguous with ", n,
-             " elements, got ", t.defined() ? t.str() : std::string("undefined"));
-}
-void check_opt_vec(const char* op, const Tensor& t, int64_t n, const char* what) {
-  if (t.defined()) check_vec(op, t, n, what);
-}
-
 }  // namespace
 }  // namespace dive::cuda

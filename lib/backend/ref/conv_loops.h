@@ -6,17 +6,11 @@
 #include <limits>
 #include <vector>
 
-#include "lib/ops/dispatch.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::ref {
 
-struct ConvGeom {
-  int64_t N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw;
-};
-// x [N, C, H, W], w [O, C, KH, KW], y [N, O, OH, OW]; i = [sh, sw, ph, pw, dh, dw]
-inline ConvGeom conv_geom(const Shape& x, const Shape& w, const Shape& y, const std::vector<int64_t>& i) {
-  return {x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3], i[0], i[1], i[2], i[3], i[4], i[5]};
-}
+using ConvGeom = ConvGeometry;  // lib/ops/attrs.h
 
 // y[n] = conv(x[n], w) + b
 template <class T>
@@ -92,17 +86,7 @@ void conv_bwd_weights_o(const ConvGeom& g, const T* gy, const T* x, T* dw, int64
 }
 
 // ---- pooling: one (n, c) plane per call; x planes H x W, y planes OH x OW --------------------------
-struct PoolGeom {
-  int64_t P, H, W, OH, OW, KH, KW, sh, sw, ph, pw;  // P = N * C planes
-};
-// x [N, C, H, W], y [N, C, OH, OW]; i = [kh, kw, sh, sw, ph, pw] (empty for adaptive pooling)
-inline PoolGeom pool_geom(const Shape& x, const Shape& y, const std::vector<int64_t>& i) {
-  PoolGeom g{x[0] * x[1], x[2], x[3], y[2], y[3], 0, 0, 0, 0, 0, 0};
-  if (i.size() >= 6) {
-    g.KH = i[0], g.KW = i[1], g.sh = i[2], g.sw = i[3], g.ph = i[4], g.pw = i[5];
-  }
-  return g;
-}
+using PoolGeom = PoolGeometry;  // lib/ops/attrs.h
 
 template <class T>
 void max_pool_plane(const PoolGeom& g, const T* x, T* y, int64_t* idx, int64_t p) {

@@ -1,4 +1,4 @@
-// Reference index_select/index_add, gather/scatter_add, cat and pad.
+// Reference index_select/index_add, gather/scatter_add.
 #include "lib/backend/axis_split.h"
 #include "lib/backend/ref/ref_util.h"
 
@@ -86,31 +86,6 @@ void scatter_add_t(KernelArgs& a) {
   for (int64_t k = 0; k < O.numel(); ++k) o[k] = T(acc[size_t(k)]);
 }
 
-void copy_into(const Tensor& src, const Tensor& dst) {
-  KernelArgs c{{src}, {dst}, {}};
-  kernel_table(DeviceKind::ref).kernels[int(OpId::copy)](c);
-}
-
-void cat(KernelArgs& a) {
-  const Tensor& O = a.out[0];
-  int64_t ax = a.attrs.i[0], start = 0;
-  for (const auto& x : a.in) {
-    Shape st = O.strides();
-    Tensor dst = make_view(O, x.shape(), st, O.offset() + start * st[ax]);
-    copy_into(x, dst);
-    start += x.size(ax);
-  }
-}
-
-void pad(KernelArgs& a) {
-  const Tensor &X = a.in[0], &O = a.out[0];
-  KernelArgs f{{}, {O}, {{}, {a.attrs.f[0]}}};
-  kernel_table(DeviceKind::ref).kernels[int(OpId::fill)](f);
-  int64_t off = O.offset();
-  for (int64_t d = 0; d < X.dim(); ++d) off += a.attrs.i[size_t(2 * d)] * O.strides()[d];
-  copy_into(X, make_view(O, X.shape(), O.strides(), off));
-}
-
 }  // namespace
 
 void register_indexing(KernelTable& t) {
@@ -125,8 +100,6 @@ void register_indexing(KernelTable& t) {
   DIVE_REF_IDX(gather, gather_t);
   DIVE_REF_IDX(scatter_add, scatter_add_t);
 #undef DIVE_REF_IDX
-  t.kernels[int(OpId::cat)] = cat;
-  t.kernels[int(OpId::pad)] = pad;
 }
 
 }  // namespace dive::ref

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "lib/backend/ref/ref_util.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::ref {
 
@@ -93,7 +94,7 @@ void register_reduce(KernelTable& t) {
     });
   };
   t.kernels[int(OpId::var)] = [](KernelArgs& a) {
-    double corr = a.attrs.f[0];
+    const double corr = ReduceAttrs::unpack(a.attrs).correction;
     reduce(a, [corr](const double* x, int64_t n) {
       double mu = sum_of(x, n) / double(n), s = 0;
       for (int64_t i = 0; i < n; ++i) s += (x[i] - mu) * (x[i] - mu);

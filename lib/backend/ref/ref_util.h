@@ -4,6 +4,10 @@
 
 #include "lib/ops/dispatch.h"
 
+// Registers a kernel for `op` that runs `call` (which names scalar_t) for f32 and f64 inputs.
+#define DIVE_REF_FLOAT_KERNEL(table, op, call)                                                            \
+  (table).kernels[int(OpId::op)] = [](KernelArgs& a) { DIVE_DISPATCH_FLOAT(a.in[0].dtype(), #op, [&] { call; }); }
+
 namespace dive::ref {
 
 // Offset (in elements, from t's first element) of the element with row-major linear index `i`.
@@ -29,7 +33,9 @@ T at(const Tensor& t, int64_t i) {
 std::vector<double> to_outer_reduced(const Tensor& x, const std::vector<int64_t>& axes, int64_t& outer,
                                      int64_t& reduced);
 
-// Host value of element i (any dtype except storage-only), as double.
+// Host value of element i (any dtype), as double; store writes one (rounding to the element dtype).
+// Both in copy.cpp.
 double load_as_double(const Tensor& t, int64_t i);
+void store(const Tensor& t, int64_t i, double v);
 
 }  // namespace dive::ref

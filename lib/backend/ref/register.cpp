@@ -1,27 +1,20 @@
-// Fills the reference kernel table (every op in lib/ops/op_list.def).
+// Fills the reference kernel table: one register_<family> per DIVE_FAMILY of lib/ops/op_list.def, each in
+// lib/backend/ref/<family>.cpp (the reference backend implements every op).
 #include "lib/ops/dispatch.h"
 
 namespace dive {
 namespace ref {
-void register_elementwise(KernelTable& t);
-void register_reduce(KernelTable& t);
-void register_linalg(KernelTable& t);
-void register_nn(KernelTable& t);
-void register_indexing(KernelTable& t);
-void register_rnn(KernelTable& t);
-void register_similarity(KernelTable& t);
-void register_conv(KernelTable& t);
+#define DIVE_FAMILY(family) void register_##family(KernelTable& t);
+#include "lib/ops/op_list.def"
+#undef DIVE_FAMILY
 }  // namespace ref
 
 void register_ref_kernels(KernelTable& t) {
-  ref::register_elementwise(t);
-  ref::register_reduce(t);
-  ref::register_linalg(t);
-  ref::register_nn(t);
-  ref::register_indexing(t);
-  ref::register_rnn(t);
-  ref::register_similarity(t);
-  ref::register_conv(t);
+#define DIVE_FAMILY(family) ref::register_##family(t);
+#include "lib/ops/op_list.def"
+#undef DIVE_FAMILY
+  for (int i = 0; i < kNumOps; ++i)
+    DIVE_CHECK(t.kernels[size_t(i)], "ref backend: no kernel registered for op '", op_name(OpId(i)), "'");
 }
 
 }  // namespace dive

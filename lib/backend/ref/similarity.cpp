@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lib/backend/ref/ref_util.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::ref {
 
@@ -16,7 +17,8 @@ struct Geo {
 };
 
 Geo geo(const KernelArgs& a, const Tensor& m) {
-  Geo g{0, 0, a.attrs.i[0], a.attrs.i[1], m.size(1), a.attrs.f[0], a.attrs.f[1]};
+  const SmoothChamferAttrs sc = SmoothChamferAttrs::unpack(a.attrs);
+  Geo g{0, 0, sc.ki, sc.kt, m.size(1), sc.alpha, sc.denominator};
   g.bi = m.size(0) / g.ki;
   g.bt = m.size(1) / g.kt;
   return g;

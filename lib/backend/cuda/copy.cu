@@ -60,7 +60,7 @@ void fill(KernelArgs& a) {
 
 }  // namespace
 
-void register_copy_fill(KernelTable& t) {
+void register_copy(KernelTable& t) {
   t.kernels[int(OpId::copy)] = copy;
   t.kernels[int(OpId::fill)] = fill;
 }

@@ -1,5 +1,6 @@
 // Reference matmul and linear: triple loops with double accumulation.
 #include "lib/backend/ref/ref_util.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::ref {
 
@@ -8,7 +9,8 @@ namespace {
 template <class T>
 void matmul_t(KernelArgs& a) {
   const Tensor &A = a.in[0], &B = a.in[1], &O = a.out[0];
-  bool ta = a.attrs.i[0] != 0, tb = a.attrs.i[1] != 0;
+  const MatmulAttrs t = MatmulAttrs::unpack(a.attrs);
+  const bool ta = t.trans_a, tb = t.trans_b;
   int64_t batch = O.size(0), M = O.size(1), N = O.size(2);
   int64_t K = ta ? A.size(1) : A.size(2);
   int64_t Ba = A.size(0), Bb = B.size(0);
@@ -49,7 +51,7 @@ void linear_t(KernelArgs& a) {
 
 }  // namespace
 
-void register_linalg(KernelTable& t) {
+void register_matmul(KernelTable& t) {
   t.kernels[int(OpId::matmul)] = [](KernelArgs& a) {
     DIVE_DISPATCH_FLOAT(a.out[0].dtype(), "matmul", [&] { matmul_t<scalar_t>(a); });
   };

@@ -1,6 +1,7 @@
-// In-place parameter updates for optimisers (outside autograd).
+// In-place parameter updates for optimisers (outside autograd): add_scaled_, adam_.
 #include <cmath>
 
+#include "lib/ops/attrs.h"
 #include "lib/ops/op_util.h"
 
 namespace dive {
@@ -27,7 +28,7 @@ void adam_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_s
   DIVE_CHECK(h.step >= 1, "adam_: step must be >= 1, got ", h.step);
   double bc1 = 1.0 - std::pow(h.beta1, double(h.step)), bc2 = 1.0 - std::pow(h.beta2, double(h.step));
   KernelArgs args{{param, grad.contiguous(), exp_avg, exp_avg_sq}, {},
-                  Attrs{{h.decoupled ? 1 : 0}, {h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, bc1, bc2}}};
+                  AdamAttrs{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, bc1, bc2, h.decoupled}.pack()};
   dispatch(OpId::adam_, args);
 }
 

@@ -16,6 +16,7 @@
 
 #include "lib/backend/cuda/launch.cuh"
 #include "lib/backend/kernel_math.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::cuda {
 
@@ -356,26 +357,23 @@ void launch_pairs(int64_t n, F&& f) {
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 PairGeo pair_geo(const char* op, const KernelArgs& a, const Tensor& m) {
-  DIVE_CHECK(a.attrs.i.size() >= 2 && a.attrs.f.size() >= 2, op, ": expected i = [Ki, Kt], f = [alpha, denominator]");
-  const int64_t ki = a.attrs.i[0], kt = a.attrs.i[1];
-  DIVE_CHECK(ki >= 1 && kt >= 1 && ki <= INT32_MAX && kt <= INT32_MAX, op, ": set sizes must be >= 1, got Ki = ", ki,
-             ", Kt = ", kt);
-  DIVE_CHECK(m.dim() == 2 && m.is_contiguous() && m.size(0) % ki == 0 && m.size(1) % kt == 0, op,
-             ": expected a contiguous M [Bi*Ki, Bt*Kt] with Ki = ", ki, ", Kt = ", kt, ", got ", m.str());
+  // The op layer checked the shapes; the kernels' own limit is a 32-bit set size.
+  const SmoothChamferAttrs sc = SmoothChamferAttrs::unpack(a.attrs);
+  const int64_t ki = sc.ki, kt = sc.kt;
+  DIVE_CHECK(ki <= INT32_MAX && kt <= INT32_MAX, op, ": set sizes above 2^31 - 1: Ki = ", ki, ", Kt = ", kt);
   PairGeo g;
   g.ki = int(ki);
   g.kt = int(kt);
   g.bi = m.size(0) / ki;
   g.bt = m.size(1) / kt;
   g.ld = m.size(1);
-  g.alpha = a.attrs.f[0];
-  g.denom = a.attrs.f[1];
+  g.alpha = sc.alpha;
+  g.denom = sc.denominator;
   return g;
 }
 
 void smooth_chamfer(KernelArgs& a) {
   const char* op = "smooth_chamfer";
-  DIVE_CHECK(a.in.size() >= 1 && a.out.size() >= 1, op, ": expected input M and output S");
   const Tensor &M = a.in[0], &S = a.out[0];
   const PairGeo geo = pair_geo(op, a, M);
   DIVE_CHECK(S.dim() == 2 && S.size(0) == geo.bi && S.size(1) == geo.bt && (geo.bt <= 1 || S.stride(1) == 1), op,
@@ -461,7 +459,7 @@ void smooth_chamfer_backward(KernelArgs& a) {
 
 }  // namespace
 
-void register_smooth_chamfer(KernelTable& t) {
+void register_similarity(KernelTable& t) {
   t.kernels[int(OpId::smooth_chamfer)] = smooth_chamfer;
   t.kernels[int(OpId::smooth_chamfer_backward)] = smooth_chamfer_backward;
 }

@@ -146,7 +146,7 @@ void gru_cell_backward(KernelArgs& a) {
 
 }  // namespace
 
-void register_gru_cell(KernelTable& t) {
+void register_rnn(KernelTable& t) {
   t.kernels[int(OpId::gru_cell)] = gru_cell;
   t.kernels[int(OpId::gru_cell_backward)] = gru_cell_backward;
 }

@@ -6,6 +6,7 @@
 #include "lib/backend/cpu/kernels.h"
 #include "lib/backend/cpu/loops.h"
 #include "lib/backend/kernel_math.h"
+#include "lib/ops/attrs.h"
 
 namespace dive::cpu {
 
@@ -82,7 +83,7 @@ constexpr algorithm kExp = algorithm::eltwise_exp,
 
 }  // namespace
 
-void register_eltwise(KernelTable& t) {
+void register_elementwise_unary(KernelTable& t) {
   auto K = [&](OpId op, Kernel k) { t.kernels[int(op)] = k; };
   K(OpId::exp, [](KernelArgs& a) { unary(a, "exp", &kExp, 0, 0, [](double x) { return std::exp(x); }, true); });
   // log: oneDNN's eltwise_log has an absolute (not relative) error of ~1e-7 near x = 1 (log(1) != 0),
@@ -96,11 +97,13 @@ void register_eltwise(KernelTable& t) {
   K(OpId::abs, [](KernelArgs& a) { unary(a, "abs", &kAbs, 0, 0, [](double x) { return std::fabs(x); }); });
   K(OpId::neg, [](KernelArgs& a) { unary(a, "neg", &kLinear, -1, 0, [](double x) { return -x; }); });
   K(OpId::scale_shift, [](KernelArgs& a) {
-    double s = a.attrs.f[0], b = a.attrs.f[1];
+    const ScaleShiftAttrs ss = ScaleShiftAttrs::unpack(a.attrs);
+    const double s = ss.scale, b = ss.shift;
     unary(a, "scale_shift", &kLinear, float(s), float(b), [s, b](double x) { return x * s + b; });
   });
   K(OpId::clamp, [](KernelArgs& a) {
-    double lo = a.attrs.f[0], hi = a.attrs.f[1];
+    const ClampAttrs c = ClampAttrs::unpack(a.attrs);
+    const double lo = c.lo, hi = c.hi;
     unary(a, "clamp", &kClip, float(lo), float(hi),
           [lo, hi](double x) { return x != x ? x : kmath::clampv(x, lo, hi); }, true);
   });

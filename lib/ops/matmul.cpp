@@ -1,4 +1,5 @@
 // matmul (batched, broadcasting, transposes without copies) and linear.
+#include "lib/ops/attrs.h"
 #include "lib/ops/op_util.h"
 
 namespace dive {
@@ -42,7 +43,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   };
   auto [sa, ta] = as_stored(operand(a, ba, M, K));
   auto [sb, tb] = as_stored(operand(b, bb, K, N));
-  Tensor out3 = run1(OpId::matmul, {sa, sb}, {B, M, N}, a.dtype(), Attrs{{ta, tb}, {}});
+  Tensor out3 = run1(OpId::matmul, {sa, sb}, {B, M, N}, a.dtype(), MatmulAttrs{ta != 0, tb != 0}.pack());
   Shape out_shape = batch;
   out_shape.push_back(M);
   out_shape.push_back(N);

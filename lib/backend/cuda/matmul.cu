@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "lib/backend/cuda/launch.cuh"
+#include "lib/ops/attrs.h"
 
 namespace dive::cuda {
 
@@ -49,7 +50,8 @@ void matmul_t(KernelArgs& a) {
   DIVE_CHECK(A.dim() == 3 && B.dim() == 3 && O.dim() == 3 && A.is_contiguous() && B.is_contiguous() &&
                  O.is_contiguous(),
              "matmul: cuda kernel expects contiguous 3-D operands, got ", A.str(), ", ", B.str(), " -> ", O.str());
-  bool ta = a.attrs.i.at(0) != 0, tb = a.attrs.i.at(1) != 0;
+  const MatmulAttrs t = MatmulAttrs::unpack(a.attrs);
+  const bool ta = t.trans_a, tb = t.trans_b;
   int64_t batch = O.size(0), M = O.size(1), N = O.size(2);
   int64_t K = ta ? A.size(1) : A.size(2);
   int64_t Ba = A.size(0), Bb = B.size(0);
@@ -121,7 +123,7 @@ void linear_t(KernelArgs& a) {
 
 }  // namespace
 
-void register_blas(KernelTable& t) {
+void register_matmul(KernelTable& t) {
   t.kernels[int(OpId::matmul)] = [](KernelArgs& a) {
     check_dtypes("matmul", {a.in.at(0), a.in.at(1)}, a.out.at(0).dtype());
     DIVE_DISPATCH_FLOAT(a.out[0].dtype(), "matmul", [&] { matmul_t<scalar_t>(a); });
