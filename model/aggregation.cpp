@@ -15,19 +15,56 @@ CrossAttention::CrossAttention(int64_t qd, int64_t cd, int64_t h, int64_t dh, do
   to_out = register_module("to_out.0", std::make_shared<nn::Linear>(h * dh, qd));
 }
 
-CrossAttention::KeysValues CrossAttention::keys_values(const Tensor& ctx, const Tensor& key_pos) const {
+AttentionCost attention_cost(int64_t B, int64_t N, int64_t K, int64_t H, int64_t dh, int64_t C, int64_t layers,
+                             int64_t blocks) {
+  const double b = double(B), n = double(N), k = double(K), h = double(H), d = double(dh), c = double(C);
+  return {
+      // W_k kin_j and W_v ctx_j for every token once per block; q.k and w.v per layer
+      double(blocks) * 2 * b * n * c * h * d + double(layers) * 2 * b * h * k * n * d,
+      // W_k^T q and W_v (w.ctx) per layer; (W_k^T q).kin and w.ctx in the context width per layer
+      double(layers) * (2 * b * k * h * d * c + 2 * b * h * k * n * c),
+  };
+}
+
+CrossAttention::Context CrossAttention::prepare(const Tensor& ctx, const Tensor& key_pos, bool folded) const {
+  const Tensor kin = key_pos.defined() ? add(ctx, key_pos) : ctx;
+  if (folded) return {true, kin, ctx};
   int64_t B = ctx.size(0), N = ctx.size(1);
   auto heads_first = [&](const Tensor& t) {  // [B, N, H*dh] -> [B, H, N, dh], materialised once
     return t.view({B, N, heads, dim_head}).permute({0, 2, 1, 3}).contiguous();
   };
-  return {heads_first(to_k->forward(key_pos.defined() ? add(ctx, key_pos) : ctx)), heads_first(to_v->forward(ctx))};
+  return {false, heads_first(to_k->forward(kin)), heads_first(to_v->forward(ctx))};
 }
 
-Tensor CrossAttention::forward(const Tensor& x, const KeysValues& kv, const Tensor& pad, bool strict) const {
-  int64_t B = x.size(0), K = x.size(1), N = kv.k.size(2);
-  Tensor q = to_q->forward(x).view({B, K, heads, dim_head}).permute({0, 2, 1, 3});  // [B, H, K, dh]
-  const Tensor &k = kv.k, &v = kv.v;
-  Tensor sim = scale_shift(matmul(q, k.transpose(-1, -2)), 1.0 / std::sqrt(double(dim_head)));  // [B, H, K, N]
+Tensor CrossAttention::logits(const Tensor& q, const Context& kv) const {
+  const int64_t B = q.size(0), K = q.size(1), N = kv.k.size(-2);
+  if (!kv.folded) {
+    Tensor qh = q.view({B, K, heads, dim_head}).permute({0, 2, 1, 3});  // [B, H, K, dh]
+    return matmul(qh, kv.k.transpose(-1, -2));                           // [B, H, K, N]
+  }
+  const int64_t C = kv.k.size(-1);
+  // W_k,h^T q_h for every head at once: [H, B*K, dh] @ [H, dh, C] -> [H, B*K, C]
+  Tensor qh = q.reshape({B * K, heads, dim_head}).permute({1, 0, 2});
+  Tensor qk = matmul(qh, to_k->weight.view({heads, dim_head, C}));
+  qk = qk.view({heads, B, K, C}).permute({1, 0, 2, 3}).reshape({B, heads * K, C});
+  return matmul(qk, kv.k.transpose(-1, -2)).view({B, heads, K, N});  // [B, H*K, C] @ [B, C, N]
+}
+
+Tensor CrossAttention::attend(const Tensor& attn, const Context& kv) const {
+  const int64_t B = attn.size(0), K = attn.size(2), N = attn.size(3);
+  if (!kv.folded) return matmul(attn, kv.v).permute({0, 2, 1, 3}).reshape({B, K, heads * dim_head});
+  const int64_t C = kv.v.size(-1);
+  // the weighted context per (head, query), then W_v,h of it: [H, B*K, C] @ [H, C, dh] -> [H, B*K, dh]
+  Tensor avg = matmul(attn.reshape({B, heads * K, N}), kv.v);  // [B, H*K, C]
+  avg = avg.view({B, heads, K, C}).permute({1, 0, 2, 3}).reshape({heads, B * K, C});
+  Tensor o = matmul(avg, to_v->weight.view({heads, dim_head, C}).transpose(-1, -2));
+  return o.view({heads, B, K, dim_head}).permute({1, 2, 0, 3}).reshape({B, K, heads * dim_head});
+}
+
+Tensor CrossAttention::forward(const Tensor& x, const Context& kv, const Tensor& pad, bool strict) const {
+  int64_t B = x.size(0), N = kv.k.size(-2);
+  Tensor q = to_q->forward(x);                                                   // [B, K, H*dh]
+  Tensor sim = scale_shift(logits(q, kv), 1.0 / std::sqrt(double(dim_head)));  // [B, H, K, N]
   Tensor pad4;
   if (pad.defined()) {
     pad4 = pad.view({B, 1, 1, N});
@@ -38,8 +75,7 @@ Tensor CrossAttention::forward(const Tensor& x, const KeysValues& kv, const Tens
   Tensor attn = softmax(sim, 2);  // over the queries: slots compete for each token
   if (strict && pad.defined()) attn = masked_fill(attn, pad4, 0.0);
   attn = div(attn, sum(attn, {-1}, true) + 1e-7);
-  Tensor out = matmul(attn, v).permute({0, 2, 1, 3}).reshape({B, K, heads * dim_head});
-  return dive::dropout(to_out->forward(out), dropout, is_training());
+  return dive::dropout(to_out->forward(attend(attn, kv)), dropout, is_training());
 }
 
 AttentionBlock::AttentionBlock(int64_t qd, int64_t cd, int64_t h, int64_t dh, double p) {
@@ -63,7 +99,7 @@ Tensor FeedForwardBlock::forward(const Tensor& x) const {
 }
 
 AggregationBlock::AggregationBlock(const ModelConfig& c, int64_t num_queries, int64_t context_dim)
-    : strict(c.pad_mask == "strict") {
+    : strict(c.pad_mask == "strict"), attention_form(c.spm_attention) {
   int64_t D = c.embed_size;
   register_parameter("latents", latents, Tensor::randn({num_queries, D}));
   std::shared_ptr<AttentionBlock> shared_attn;
@@ -81,16 +117,28 @@ AggregationBlock::AggregationBlock(const ModelConfig& c, int64_t num_queries, in
   if (c.spm_last_ln) last_ln = register_module("last_layer.0", std::make_shared<nn::LayerNorm>(D));
 }
 
+bool AggregationBlock::use_folded(int64_t B, int64_t N, int64_t C) const {
+  if (attention_form != "auto") return attention_form == "folded";
+  int64_t blocks = 0;
+  for (size_t i = 0; i < attn.size(); ++i) blocks += (i == 0 || attn[i] != attn[i - 1]) ? 1 : 0;
+  const CrossAttention& a = *attn[0]->fn;
+  const AttentionCost cost =
+      attention_cost(B, N, latents.size(0), a.heads, a.dim_head, C, int64_t(attn.size()), blocks);
+  return cost.folded < cost.unfolded;
+}
+
 Tensor AggregationBlock::forward(const Tensor& context, const Tensor& pad, const Tensor& key_pos) const {
   int64_t B = context.size(0);
+  const bool folded = use_folded(B, context.size(1), context.size(2));
+  last_form_ = folded ? "folded" : "unfolded";
   Tensor x = latents.unsqueeze(0).expand({B, latents.size(0), latents.size(1)});  // [B, K, D]
-  CrossAttention::KeysValues kv;
+  CrossAttention::Context kv;
   for (size_t i = 0; i < attn.size(); ++i) {
     const AttentionBlock& a = *attn[i];
-    // The keys and values depend on the context and the block's weights only: with weight sharing every
-    // layer gets the same ones, so they are computed once (same values; their gradients sum before the
-    // projections' backward instead of after).
-    if (i == 0 || attn[i] != attn[i - 1]) kv = a.fn->keys_values(a.norm_context->forward(context), key_pos);
+    // What the attention reads of the context depends on the context and the block's weights only: with
+    // weight sharing every layer gets the same, so it is prepared once (same values; the gradients sum
+    // before the projections' backward instead of after).
+    if (i == 0 || attn[i] != attn[i - 1]) kv = a.fn->prepare(a.norm_context->forward(context), key_pos, folded);
     x = add(a.fn->forward(a.norm->forward(x), kv, pad, strict), x);
     x = add(ff[i]->forward(x), x);
   }

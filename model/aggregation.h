@@ -8,20 +8,40 @@
 
 namespace dive::model {
 
+// Multiply-adds of the parts of one forward pass of the attention that differ between the two forms
+// (the query projection and to_out are common): `layers` applications sharing `blocks` distinct weight
+// sets (blocks = 1 with weight sharing), B sets of K queries over N context tokens of width C, H heads of dh.
+struct AttentionCost {
+  double unfolded, folded;
+};
+AttentionCost attention_cost(int64_t B, int64_t N, int64_t K, int64_t H, int64_t dh, int64_t C, int64_t layers,
+                             int64_t blocks);
+
+// Cross attention from K slot queries to N context tokens. Two forms of the same function:
+// - unfolded (as the official code): keys W_k kin_j and values W_v ctx_j of every token, per head;
+// - folded: logits (W_k,h^T q) . kin_j and outputs W_v,h (sum_j w_j ctx_j), so only the H K query-side
+//   vectors are projected and the N tokens never are (the projections have no bias, so nothing to carry).
 class CrossAttention : public nn::Module {
  public:
   CrossAttention(int64_t query_dim, int64_t context_dim, int64_t heads, int64_t dim_head, double dropout);
-  struct KeysValues {
-    Tensor k, v;  // [B, H, N, dh] each, contiguous
+  // What forward reads of the context, prepared once per attention block (and so once for all layers
+  // with weight sharing).
+  struct Context {
+    bool folded = false;
+    Tensor k, v;  // unfolded: [B, H, N, dh] each, contiguous; folded: kin [B, N, C] and ctx [B, N, C]
   };
   // ctx [B, N, Dc] (normed), key_pos [N, Dc] or undefined (added to the keys' input only).
-  KeysValues keys_values(const Tensor& ctx, const Tensor& key_pos) const;
+  Context prepare(const Tensor& ctx, const Tensor& key_pos, bool folded) const;
   // x [B, K, Dq] (normed), pad [B, N] bool (true = padded) or undefined. strict: padded keys get zero weight.
-  Tensor forward(const Tensor& x, const KeysValues& kv, const Tensor& pad, bool strict) const;
+  Tensor forward(const Tensor& x, const Context& kv, const Tensor& pad, bool strict) const;
 
   int64_t heads, dim_head;
   double dropout;
   std::shared_ptr<nn::Linear> to_q, to_k, to_v, to_out;
+
+ private:
+  Tensor logits(const Tensor& q, const Context& kv) const;          // [B, H, K, N], unscaled
+  Tensor attend(const Tensor& attn, const Context& kv) const;        // [B, K, H * dh]
 };
 
 // PreNorm(CrossAttention) with names norm, norm_context, fn.*
@@ -54,6 +74,13 @@ class AggregationBlock : public nn::Module {
   std::vector<std::shared_ptr<FeedForwardBlock>> ff;
   std::shared_ptr<nn::LayerNorm> last_ln;  // last_layer.0 (when spm_last_ln)
   bool strict;
+  std::string attention_form;  // spm_attention: auto | folded | unfolded
+  // The form the last forward used ("folded" / "unfolded"; empty before the first), for benchmarks.
+  const std::string& last_attention_form() const { return last_form_; }
+
+ private:
+  bool use_folded(int64_t B, int64_t N, int64_t C) const;
+  mutable std::string last_form_;
 };
 
 struct SetOutput {

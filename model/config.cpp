@@ -231,6 +231,9 @@ void add_model_options(OptionSet& s, ModelConfig& c) {
   s.add("spm_residual_norm", &c.spm_residual_norm, "LayerNorm the global feature first");
   s.add("spm_txt_pos_enc_type", &c.spm_txt_pos_enc_type, "text key positional encoding", {"none", "sine"});
   s.add("spm_img_pos_enc_type", &c.spm_img_pos_enc_type, "image key positional encoding", {"none", "sine"});
+  s.add("spm_attention", &c.spm_attention,
+        "slot attention form, same function: auto (fewer FLOPs), folded (keys/values never projected), unfolded",
+        {"auto", "folded", "unfolded"});
   s.add("pad_mask", &c.pad_mask, "padded keys: official (1/K weight) or strict (zero weight)", {"official", "strict"});
   s.add("gpo_1x1", &c.gpo_1x1, "residual MLP with BatchNorm after the image fc");
   s.add("gpo_rnn", &c.gpo_rnn, "GRU hidden size = embed_size, directions averaged");

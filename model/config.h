@@ -16,7 +16,7 @@ struct ModelConfig {
   int64_t img_num_embeds = 4;    // K for images
   int64_t txt_num_embeds = 4;    // K for captions
   std::string arch = "slot";     // slot (DivE) | pvse (PIE-Net)
-  // CNN image branch (MODEL_SPEC 2.6): none (BUTD precomputed features) | resnet18/34/50/101/152
+  // CNN image branch (docs/MODEL.md §2.6): none (BUTD precomputed features) | resnet18/34/50/101/152
   std::string cnn_type = "none";
   bool img_finetune = false;     // train the CNN (else it gets no gradient)
   bool bn_eval = false;          // CNN BatchNorms in eval mode (running statistics, no updates)
@@ -34,7 +34,9 @@ struct ModelConfig {
   bool spm_residual_norm = true;
   std::string spm_txt_pos_enc_type = "sine";
   std::string spm_img_pos_enc_type = "none";
-  std::string pad_mask = "official";  // official (padded keys get 1/K, MODEL_SPEC 6.1) | strict
+  // how the slot attention is computed (same function): auto (cost model) | folded | unfolded (docs/MODEL.md §2.4)
+  std::string spm_attention = "auto";
+  std::string pad_mask = "official";  // official (padded keys get 1/K, docs/MODEL.md §6.1) | strict
   // encoders
   bool gpo_1x1 = true;
   bool gpo_rnn = true;

@@ -13,6 +13,11 @@ DiveModel::DiveModel(const ModelConfig& c) : cfg(c) {
   txt_enc = register_module("txt_enc", std::make_shared<TextEncoder>(c));
 }
 
+std::pair<AggregationBlock*, AggregationBlock*> DiveModel::aggregation_blocks() const {
+  auto block = [](const SetModule& m) { return m.slot ? m.slot->agg_block.get() : nullptr; };
+  return {block(img_cnn ? img_cnn->spm : img_enc->spm), block(txt_enc->spm)};
+}
+
 StepOutput DiveModel::forward(const Batch& b) {
   StepOutput o;
   o.img = encode_images(b.images, b.img_lengths);

@@ -28,6 +28,10 @@ class DiveModel : public nn::Module {
   // Forward of both towers and the loss (training mode uses batch statistics and updates BN stats).
   StepOutput forward(const Batch& b);
 
+  // The slot-attention blocks of the image and text towers (null with arch pvse), e.g. to set or report
+  // their attention form (spm_attention).
+  std::pair<AggregationBlock*, AggregationBlock*> aggregation_blocks() const;
+
   ModelConfig cfg;
   std::shared_ptr<ImageEncoderButd> img_enc;  // BUTD tower (cnn_type none), registered as img_enc
   std::shared_ptr<ImageEncoderCnn> img_cnn;   // CNN tower (cnn_type resnet*), registered as img_enc

@@ -162,4 +162,17 @@ BOOST_AUTO_TEST_CASE(op_families_have_one_name_in_every_layer) {
   BOOST_TEST(checked > 100u);
 }
 
+// Small files with one purpose: no source file of the repository over 500 lines.
+BOOST_AUTO_TEST_CASE(no_source_file_over_500_lines) {
+  size_t files = 0;
+  for (const fs::path& p : sources(DIVE_SOURCE_ROOT)) {
+    std::ifstream in(p);
+    size_t lines = 0;
+    for (std::string line; std::getline(in, line);) ++lines;
+    BOOST_TEST(lines <= 500u, fs::relative(p, DIVE_SOURCE_ROOT).generic_string() << " has " << lines << " lines");
+    ++files;
+  }
+  BOOST_TEST(files > 100u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
