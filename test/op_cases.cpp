@@ -44,6 +44,8 @@ std::vector<OpCase> build() {
   // ---- binary elementwise with broadcasting ----
   push({"add_broadcast", {O::add}, {{{3, 4}}, {{4}}}, [](const V& x) { return add(x[0], x[1]); }});
   push({"sub_transposed", {O::sub}, {{{4, 3}, N, T}, {{4, 1}}}, [](const V& x) { return sub(x[0], x[1]); }});
+  push({"mul_trailing_broadcast", {O::mul}, {{{3, 4, 5}}, {{3, 4, 1}}}, [](const V& x) { return mul(x[0], x[1]); }});
+  push({"sub_leading_broadcast", {O::sub}, {{{2, 3, 4}}, {{3, 4}}}, [](const V& x) { return sub(x[0], x[1]); }});
   push({"mul_3d_broadcast", {O::mul}, {{{2, 1, 4}}, {{3, 1}, N, S}}, [](const V& x) { return mul(x[0], x[1]); }});
   push({"div", {O::div}, {{{3, 4}}, {{3, 4}, P}}, [](const V& x) { return div(x[0], x[1]); }});
   push({"maximum", {O::maximum}, {{{3, 4}}, {{4}}}, [](const V& x) { return maximum(x[0], x[1]); }});
@@ -103,6 +105,10 @@ std::vector<OpCase> build() {
   big("sum_middle_short_axis", O::sum, {{64, 4, 4, 40}}, [](const V& x) { return sum(x[0], {2}); });
   big("sum_two_leading_axes", O::sum, {{12, 80, 96}}, [](const V& x) { return sum(x[0], {0, 1}); });
   big("mean_all_large", O::mean, {{300, 70}}, [](const V& x) { return mean(x[0], {0, 1}); });
+  // the CPU block loop ([P, R, Q] views of contiguous input): several 256-column tasks, middle axes, rows
+  big("sum_bias_gradient", O::sum, {{130, 600}}, [](const V& x) { return sum(x[0], {0}); });
+  big("norm_middle_axes", O::norm, {{3, 5, 7, 300}}, [](const V& x) { return norm(x[0], {1, 2}); });
+  big("mean_trailing_axes", O::mean, {{6, 20, 30}}, [](const V& x) { return mean(x[0], {1, 2}); });
   big("norm_all_large_strided", O::norm, {{2100, 10}, N, S}, [](const V& x) { return norm(x[0], {0, 1}); });
   big("logsumexp_long_rows", O::logsumexp, {{4, 3000}}, [](const V& x) { return logsumexp(x[0], {-1}); });
   big("logsumexp_leading_axis", O::logsumexp, {{3000, 4}}, [](const V& x) { return logsumexp(x[0], {0}); });

@@ -1,11 +1,10 @@
-// CPU reductions: sum / mean / L2 norm through the oneDNN reduction primitive for contiguous f32 input;
-// OpenMP loops with double accumulation for everything else (f64, strided or broadcast input),
-// logsumexp, var, and max/min with first-occurrence indices (NaN wins).
+// CPU reductions, OpenMP loops with double accumulation: sum / mean / L2 norm over adjacent axes of a
+// contiguous tensor as [P, R, Q] blocks, everything else (strided input, other axes, logsumexp, var) as
+// rows folded in order; max/min with first-occurrence indices (NaN wins).
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "lib/backend/cpu/engine.h"
 #include "lib/backend/cpu/kernels.h"
 #include "lib/backend/cpu/loops.h"
 #include "lib/ops/attrs.h"
@@ -67,23 +66,66 @@ std::vector<double> fold(const T* x, const Rows& p, double init, Tr tr, Comb com
   return out;
 }
 
-constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
 const auto kPlus = [](double a, double b) { return a + b; };
 const auto kMax = [](double a, double b) { return std::max(a, b); };
 
-// oneDNN reduction for contiguous f32 input that reduces something, at most `max_n` values per output.
-bool dnnl_reduce(const char* name, dnnl::algorithm alg, float p, const Tensor& x, const Tensor& o, int64_t max_n) {
-  if (!describable(x) || !x.is_contiguous() || x.dim() == 0 || o.numel() == x.numel()) return false;
-  if (x.numel() / o.numel() > max_n) return false;
-  DNNL_CHECK(name, {
-    auto prim = cached_primitive(Key("reduction") << int64_t(alg) << x.shape() << o.shape(), [&] {
-      dnnl::reduction::desc d(alg, plain_md(x.shape()), plain_md(o.shape()), p, 0.f);
-      return dnnl::primitive(dnnl::reduction::primitive_desc(d, engine()));
-    });
-    execute(prim, {{DNNL_ARG_SRC, mem(plain_md(x.shape()), x.raw_data())},
-                   {DNNL_ARG_DST, mem(plain_md(o.shape()), o.raw_data())}});
-  });
+// Contiguous input whose reduced axes are adjacent dims, viewed as [P, R, Q] (R reduced) -> out [P, Q].
+// oneDNN 2.6's reduction primitive is its reference implementation on every layout we meet (bias
+// gradients [R, Q] -> [Q], broadcast backward), ~10x slower than this loop, so sum/mean/norm use it.
+struct Block {
+  int64_t P = 1, R = 1, Q = 1;
+};
+
+bool as_block(const Tensor& x, const std::vector<int64_t>& axes, Block& b) {
+  if (!x.is_contiguous() || axes.empty()) return false;
+  for (size_t i = 1; i < axes.size(); ++i)
+    if (axes[i] != axes[i - 1] + 1) return false;
+  b = Block{};
+  for (int64_t d = 0; d < x.dim(); ++d)
+    (d < axes.front() ? b.P : d <= axes.back() ? b.R : b.Q) *= x.size(d);
   return true;
+}
+
+// out[p, q] = fin(sum_r tr(x[p, r, q])) accumulated in double in the order r = 0, 1, ... (as the
+// reference backend, so results match it bit for bit when Q > 1). Q == 1 rows that are too few to keep
+// every thread busy are summed in fixed chunks, combined in order (deterministic).
+template <class T, class Tr, class Fin>
+void block_reduce(const T* x, T* out, const Block& b, Tr tr, Fin fin) {
+  if (b.Q == 1) {
+    auto row = [&](int64_t p, int64_t r0, int64_t r1) {
+      double acc = 0;
+      const T* xr = x + p * b.R;
+      for (int64_t r = r0; r < r1; ++r) acc += tr(double(xr[r]));
+      return acc;
+    };
+    if (b.P >= omp_get_max_threads() || b.R <= kGrain) {
+#pragma omp parallel for schedule(static) if (b.P * b.R > kGrain)
+      for (int64_t p = 0; p < b.P; ++p) out[p] = T(fin(row(p, 0, b.R)));
+      return;
+    }
+    const int64_t chunks = (b.R + kGrain - 1) / kGrain;
+    std::vector<double> part(static_cast<size_t>(chunks));
+    for (int64_t p = 0; p < b.P; ++p) {
+#pragma omp parallel for schedule(static)
+      for (int64_t c = 0; c < chunks; ++c) part[size_t(c)] = row(p, c * kGrain, std::min(b.R, (c + 1) * kGrain));
+      double acc = 0;
+      for (double v : part) acc += v;
+      out[p] = T(fin(acc));
+    }
+    return;
+  }
+  constexpr int64_t kCols = 256;  // columns per task: a double accumulator row that stays in L1
+  const int64_t col_chunks = (b.Q + kCols - 1) / kCols, tasks = b.P * col_chunks;
+#pragma omp parallel for schedule(static) if (b.P * b.R * b.Q > kGrain && tasks > 1)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t p = t / col_chunks, q0 = (t % col_chunks) * kCols, nq = std::min(kCols, b.Q - q0);
+    double acc[kCols] = {};
+    for (int64_t r = 0; r < b.R; ++r) {
+      const T* xr = x + (p * b.R + r) * b.Q + q0;
+      for (int64_t q = 0; q < nq; ++q) acc[q] += tr(double(xr[q]));
+    }
+    for (int64_t q = 0; q < nq; ++q) out[p * b.Q + q0 + q] = T(fin(acc[q]));
+  }
 }
 
 // Runs f(const scalar_t* x, Rows) -> std::vector<double> and stores the result.
@@ -98,28 +140,34 @@ void reduce_loop(KernelArgs& a, const char* name, F f) {
   });
 }
 
+// sum / mean / norm: the block loop for contiguous input with adjacent reduced axes, else the row fold.
+template <class Tr, class Fin>
+void sum_like(KernelArgs& a, const char* name, Tr tr, Fin fin) {
+  const Tensor &x = a.in[0], &o = a.out[0];
+  Block b;
+  if (x.numel() > 0 && as_block(x, a.attrs.i, b)) {
+    DIVE_DISPATCH_FLOAT(o.dtype(), name, [&] { block_reduce(ptr<const scalar_t>(x), ptr<scalar_t>(o), b, tr, fin); });
+    return;
+  }
+  reduce_loop(a, name, [&](auto* xp, const Rows& p) {
+    auto s = fold(xp, p, 0.0, [&](int64_t, double v) { return tr(v); }, kPlus);
+    for (auto& v : s) v = fin(v);
+    return s;
+  });
+}
+
 void sum(KernelArgs& a) {
-  if (dnnl_reduce("sum", dnnl::algorithm::reduction_sum, 0.f, a.in[0], a.out[0], kNoLimit)) return;
-  reduce_loop(a, "sum", [](auto* x, const Rows& p) { return fold(x, p, 0.0, [](int64_t, double v) { return v; }, kPlus); });
+  sum_like(a, "sum", [](double v) { return v; }, [](double s) { return s; });
 }
 
 void mean(KernelArgs& a) {
-  if (dnnl_reduce("mean", dnnl::algorithm::reduction_mean, 0.f, a.in[0], a.out[0], kNoLimit)) return;
-  reduce_loop(a, "mean", [](auto* x, const Rows& p) {
-    auto s = fold(x, p, 0.0, [](int64_t, double v) { return v; }, kPlus);
-    for (auto& v : s) v = p.n ? v / double(p.n) : std::nan("");
-    return s;
-  });
+  const Tensor& x = a.in[0];
+  const int64_t n = a.out[0].numel() ? x.numel() / a.out[0].numel() : 0;
+  sum_like(a, "mean", [](double v) { return v; }, [n](double s) { return n ? s / double(n) : std::nan(""); });
 }
 
 void norm(KernelArgs& a) {
-  // oneDNN's lp-norm loses ~2e-5 relative over 2e5 values (f32 sum of squares); long ones use the loop.
-  if (dnnl_reduce("norm", dnnl::algorithm::reduction_norm_lp_sum, 2.f, a.in[0], a.out[0], 4096)) return;
-  reduce_loop(a, "norm", [](auto* x, const Rows& p) {
-    auto s = fold(x, p, 0.0, [](int64_t, double v) { return v * v; }, kPlus);
-    for (auto& v : s) v = std::sqrt(v);
-    return s;
-  });
+  sum_like(a, "norm", [](double v) { return v * v; }, [](double s) { return std::sqrt(s); });
 }
 
 void logsumexp(KernelArgs& a) {
