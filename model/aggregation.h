@@ -9,8 +9,10 @@
 namespace dive::model {
 
 // Multiply-adds of the parts of one forward pass of the attention that differ between the two forms
-// (the query projection and to_out are common): `layers` applications sharing `blocks` distinct weight
-// sets (blocks = 1 with weight sharing), B sets of K queries over N context tokens of width C, H heads of dh.
+// (the query projection and to_out are common), in large-GEMM equivalents (the unfolded form's many tiny
+// per-head products are weighted by their measured rate): `layers` applications sharing `blocks` distinct
+// weight sets (blocks = 1 with weight sharing), B sets of K queries over N tokens of width C, H heads of dh.
+// The backward costs about twice the forward in both forms, so the forward decides.
 struct AttentionCost {
   double unfolded, folded;
 };

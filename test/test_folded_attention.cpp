@@ -97,13 +97,16 @@ BOOST_AUTO_TEST_CASE(same_step_as_unfolded_for_every_variant) {
     auto folded = step(m, b, "folded");
     BOOST_TEST(unfolded.size() == folded.size());
     BOOST_TEST(unfolded.size() > 30u);
+    double worst = 0;
     for (const auto& [key, ref] : unfolded) {
       const double err = rel_err(folded.at(key), ref);
       // gradients that are zero in exact arithmetic (e.g. the query LayerNorm's bias) compare absolutely
       const bool zero = norm(ref).item<double>() < 1e-12;
+      if (!zero) worst = std::max(worst, err);
       BOOST_TEST((zero ? norm(folded.at(key)).item<double>() < 1e-12 : err < 1e-10),
                  v.name << ": '" << key << "' relative difference " << err);
     }
+    BOOST_TEST_MESSAGE("folded vs unfolded, " << v.name << ": worst relative difference " << worst);
   }
 }
 
@@ -112,9 +115,13 @@ BOOST_AUTO_TEST_CASE(cost_model_picks_the_cheaper_form) {
   // depth 4 with weight sharing: folding saves the 2 x 36 projections per image.
   auto img = model::attention_cost(128, 36, 4, 4, 512, 1024, 4, 1);
   BOOST_TEST(img.folded < img.unfolded);
-  // Captions of ~12 words of width 300: 4 layers x 4 queries re-projected cost more than 12 tokens once.
+  // Captions of ~12 words of width 300: 4 layers x 4 queries re-projected cost more multiply-adds than 12
+  // tokens once, but the unfolded form's per-head products are small GEMMs (measured: folded is faster).
   auto txt = model::attention_cost(640, 12, 4, 4, 512, 300, 4, 1);
-  BOOST_TEST(txt.unfolded < txt.folded);
+  BOOST_TEST(txt.folded < txt.unfolded);
+  // Very few tokens read by many queries over many layers: projecting the tokens is cheaper.
+  auto few_tokens = model::attention_cost(10, 2, 8, 4, 64, 256, 8, 1);
+  BOOST_TEST(few_tokens.unfolded < few_tokens.folded);
   // Without weight sharing each layer projects the tokens again: folding wins whenever K < N.
   auto unshared = model::attention_cost(640, 12, 4, 4, 512, 300, 4, 4);
   BOOST_TEST(unshared.folded < unshared.unfolded);
@@ -131,7 +138,7 @@ BOOST_AUTO_TEST_CASE(cost_model_picks_the_cheaper_form) {
   m.encode_images(b.images, b.img_lengths);
   m.encode_captions(b.captions, b.cap_lengths);
   BOOST_TEST(m.aggregation_blocks().first->last_attention_form() == "folded");
-  BOOST_TEST(m.aggregation_blocks().second->last_attention_form() == "unfolded");
+  BOOST_TEST(m.aggregation_blocks().second->last_attention_form() == "folded");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
