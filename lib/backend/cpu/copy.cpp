@@ -97,8 +97,6 @@ void raw_copy(const Tensor& x, const Tensor& y) {
   }
 }
 
-}  // namespace
-
 void copy_into(const Tensor& x, const Tensor& y) {
   DIVE_CHECK(x.shape() == y.shape(), "copy: shape ", shape_str(x.shape()), " into ", shape_str(y.shape()));
   if (y.numel() == 0) return;
@@ -118,6 +116,8 @@ void copy_into(const Tensor& x, const Tensor& y) {
     });
   });
 }
+
+}  // namespace
 
 void copy(KernelArgs& a) { copy_into(a.in[0], a.out[0]); }
 

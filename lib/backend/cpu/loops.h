@@ -146,7 +146,4 @@ void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, 
   });
 }
 
-// Runs the copy kernel of this backend (used by cat and pad).
-void copy_into(const Tensor& src, const Tensor& dst);
-
 }  // namespace dive::cpu
