@@ -35,8 +35,10 @@ model::ModelConfig load_config(const std::string& name) {
   return c;
 }
 
-void check_fixture(const std::string& name, Device dev) {
+// `form` forces spm_attention (folded / unfolded; empty: the fixture's setting, auto).
+void check_fixture(const std::string& name, Device dev, const std::string& form = "") {
   model::ModelConfig cfg = load_config(name);
+  if (!form.empty()) cfg.spm_attention = form;
   auto expected = io::load_safetensors(kDir + name + ".expected.safetensors", kCPU).tensors;
   std::string w = kDir + name + ".weights.safetensors", b = kDir + name + ".batch.safetensors";
   for (bool eval : {false, true}) {
@@ -96,6 +98,21 @@ BOOST_AUTO_TEST_CASE(cpu_backend) {
 
 BOOST_AUTO_TEST_CASE(cuda_backend, *boost::unit_test::precondition(test::cuda_present)) {
   for (const auto& n : fixture_names()) check_fixture(n, kCUDA);
+}
+
+// Both forms of the set attention (docs/MODEL.md §2.4) against the same PyTorch values, whatever the cost
+// model picks for these small configs.
+BOOST_AUTO_TEST_CASE(both_attention_forms) {
+  for (const char* form : {"folded", "unfolded"})
+    for (const auto& n : fixture_names()) {
+      check_fixture(n, kRef, form);
+      check_fixture(n, kCPU, form);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(both_attention_forms_cuda, *boost::unit_test::precondition(test::cuda_present)) {
+  for (const char* form : {"folded", "unfolded"})
+    for (const auto& n : fixture_names()) check_fixture(n, kCUDA, form);
 }
 
 BOOST_AUTO_TEST_CASE(mismatched_weights_are_a_clear_error) {

@@ -98,6 +98,15 @@ BOOST_AUTO_TEST_CASE(cpu_backend, *boost::unit_test::precondition(test::cpu_back
   check(kCPU, DType::f32);
 }
 
+// The official computation (unfolded set attention) against the same fixture; `auto` above folds both
+// towers of this config.
+BOOST_AUTO_TEST_CASE(cpu_backend_unfolded, *boost::unit_test::precondition(test::cpu_backend_present)) {
+  test::DetFixture f = fixture();
+  BOOST_TEST(f.cfg.spm_attention == "auto");
+  f.cfg.spm_attention = "unfolded";
+  test::check_det_fixture(f, kCPU, DType::f32, "default dims, unfolded", 40);
+}
+
 // float64 on the CPU backend (OpenMP loops; the reference backend would take ~4x longer): agreement to
 // ~1e-8 shows that the float32 tolerances above cover rounding only.
 BOOST_AUTO_TEST_CASE(cpu_backend_f64) { check(kCPU, DType::f64); }
