@@ -34,8 +34,8 @@ for cfg, B in sorted({(r["config"], r["batch"]) for r in rows}):
     def m(pred):
         v = [t for r in sel if pred(r) for t in r["step_ms"]]
         return statistics.median(v) if v else float("nan")
-    auto = [r for r in sel if r["impl"] == "dive"][0::2]   # auto runs come first in every round
-    unf = [r for r in sel if r["impl"] == "dive"][1::2]
+    auto = [r for r in sel if r["impl"] == "dive" and r["spm_attention"] == "auto"]
+    unf = [r for r in sel if r["impl"] == "dive" and r["spm_attention"] == "unfolded"]
     a = statistics.median([t for r in auto for t in r["step_ms"]])
     u = statistics.median([t for r in unf for t in r["step_ms"]])
     po = m(lambda r: r["impl"] != "dive" and r["attention"] == "unfolded")

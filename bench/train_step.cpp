@@ -1,7 +1,8 @@
 // One DivE training step (forward, backward, clip, AdamW), timed, at one of two configs:
 //   butd  (default) the official COCO BUTD config: 36 regions of 2048, captions of 6-12 tokens;
 //   cnn18 the ResNet-18 branch on raw 64x64 images (img_finetune), embed 256, word_dim 128, K = 4.
-// Prints one JSON line: {"impl": "dive", "batch": B, ..., "step_ms": [...], "attention": "img X, txt Y", ...}.
+// Prints one JSON line: {"impl": "dive", "batch": B, ..., "step_ms": [...], "spm_attention": the flag,
+// "attention": "img X, txt Y" (the form each tower ran), ...}.
 // Usage: bench_train_step BATCH STEPS [device] [nondet] [--config butd|cnn18] [--spm_attention auto|folded|unfolded]
 #include <cstdio>
 #include <cstdlib>
@@ -104,8 +105,9 @@ int main(int argc, char** argv) {
       loss = o.loss.total.item<double>();
     });
     auto [img, txt] = m.aggregation_blocks();
-    std::printf("{%s, \"config\": \"%s\", \"attention\": \"img %s, txt %s\", \"loss\": %.6f}\n",
-                bench::step_fields(B, dev, mode, times).c_str(), config.c_str(),
+    std::printf("{%s, \"config\": \"%s\", \"spm_attention\": \"%s\", \"attention\": \"img %s, txt %s\", "
+                "\"loss\": %.6f}\n",
+                bench::step_fields(B, dev, mode, times).c_str(), config.c_str(), attention.c_str(),
                 img ? img->last_attention_form().c_str() : "-", txt ? txt->last_attention_form().c_str() : "-", loss);
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

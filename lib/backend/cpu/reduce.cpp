@@ -128,11 +128,11 @@ void block_reduce(const T* x, T* out, const Block& b, Tr tr, Fin fin) {
   }
 }
 
-// Runs f(const scalar_t* x, Rows) -> std::vector<double> and stores the result.
+// Runs f(const scalar_t* x, Rows) -> std::vector<double> over `axes` and stores the result.
 template <class F>
-void reduce_loop(KernelArgs& a, const char* name, F f) {
+void reduce_loop(KernelArgs& a, const std::vector<int64_t>& axes, const char* name, F f) {
   const Tensor &x = a.in[0], &o = a.out[0];
-  Rows p = rows_of(x, a.attrs.i);
+  Rows p = rows_of(x, axes);
   DIVE_DISPATCH_FLOAT(o.dtype(), name, [&] {
     std::vector<double> v = f(ptr<const scalar_t>(x), p);
     scalar_t* out = ptr<scalar_t>(o);
@@ -144,12 +144,13 @@ void reduce_loop(KernelArgs& a, const char* name, F f) {
 template <class Tr, class Fin>
 void sum_like(KernelArgs& a, const char* name, Tr tr, Fin fin) {
   const Tensor &x = a.in[0], &o = a.out[0];
+  const std::vector<int64_t> axes = ReduceAttrs::unpack(a.attrs).axes;
   Block b;
-  if (x.numel() > 0 && as_block(x, a.attrs.i, b)) {
+  if (x.numel() > 0 && as_block(x, axes, b)) {
     DIVE_DISPATCH_FLOAT(o.dtype(), name, [&] { block_reduce(ptr<const scalar_t>(x), ptr<scalar_t>(o), b, tr, fin); });
     return;
   }
-  reduce_loop(a, name, [&](auto* xp, const Rows& p) {
+  reduce_loop(a, axes, name, [&](auto* xp, const Rows& p) {
     auto s = fold(xp, p, 0.0, [&](int64_t, double v) { return tr(v); }, kPlus);
     for (auto& v : s) v = fin(v);
     return s;
@@ -171,7 +172,7 @@ void norm(KernelArgs& a) {
 }
 
 void logsumexp(KernelArgs& a) {
-  reduce_loop(a, "logsumexp", [](auto* x, const Rows& p) {
+  reduce_loop(a, ReduceAttrs::unpack(a.attrs).axes, "logsumexp", [](auto* x, const Rows& p) {
     auto m = fold(x, p, -std::numeric_limits<double>::infinity(), [](int64_t, double v) { return v; }, kMax);
     auto s = fold(x, p, 0.0, [&m](int64_t r, double v) { return std::exp(v - m[size_t(r)]); }, kPlus);
     for (size_t r = 0; r < s.size(); ++r) s[r] = std::isinf(m[r]) ? m[r] : m[r] + std::log(s[r]);
@@ -180,8 +181,9 @@ void logsumexp(KernelArgs& a) {
 }
 
 void var(KernelArgs& a) {
-  const double corr = ReduceAttrs::unpack(a.attrs).correction;
-  reduce_loop(a, "var", [corr](auto* x, const Rows& p) {
+  const ReduceAttrs r = ReduceAttrs::unpack(a.attrs);
+  const double corr = r.correction;
+  reduce_loop(a, r.axes, "var", [corr](auto* x, const Rows& p) {
     auto mu = fold(x, p, 0.0, [](int64_t, double v) { return v; }, kPlus);
     for (auto& v : mu) v /= double(p.n);
     auto s = fold(x, p, 0.0, [&mu](int64_t r, double v) { return (v - mu[size_t(r)]) * (v - mu[size_t(r)]); }, kPlus);

@@ -326,14 +326,15 @@ template <class OpFor>
 void reduce(KernelArgs& a, const char* op, OpFor make_op) {
   const Tensor &x = a.in.at(0), &o = a.out.at(0);
   check_dtypes(op, {x}, o.dtype());
-  Plan p = plan(op, x, a.attrs.i);
+  const ReduceAttrs r = ReduceAttrs::unpack(a.attrs);
+  Plan p = plan(op, x, r.axes);
   DIVE_CHECK(o.numel() == p.rows && o.is_contiguous(), op, ": output ", o.str(), " does not match ", p.rows,
              " rows");
   if (p.rows == 0) return;
   int dev = o.device().index;
   DeviceGuard g(dev);
   DIVE_DISPATCH_FLOAT(o.dtype(), op, [&] {
-    run<scalar_t>(op, x, p, make_op(a), static_cast<scalar_t*>(o.raw_data()), nullptr, dev);
+    run<scalar_t>(op, x, p, make_op(r), static_cast<scalar_t*>(o.raw_data()), nullptr, dev);
   });
 }
 
@@ -357,12 +358,12 @@ void arg_extremum(KernelArgs& a) {
 }  // namespace
 
 void register_reduce(KernelTable& t) {
-  t.kernels[int(OpId::sum)] = [](KernelArgs& a) { reduce(a, "sum", [](KernelArgs&) { return SumOp<0>{}; }); };
-  t.kernels[int(OpId::mean)] = [](KernelArgs& a) { reduce(a, "mean", [](KernelArgs&) { return SumOp<1>{}; }); };
-  t.kernels[int(OpId::norm)] = [](KernelArgs& a) { reduce(a, "norm", [](KernelArgs&) { return SumOp<2>{}; }); };
-  t.kernels[int(OpId::logsumexp)] = [](KernelArgs& a) { reduce(a, "logsumexp", [](KernelArgs&) { return LseOp{}; }); };
+  t.kernels[int(OpId::sum)] = [](KernelArgs& a) { reduce(a, "sum", [](const ReduceAttrs&) { return SumOp<0>{}; }); };
+  t.kernels[int(OpId::mean)] = [](KernelArgs& a) { reduce(a, "mean", [](const ReduceAttrs&) { return SumOp<1>{}; }); };
+  t.kernels[int(OpId::norm)] = [](KernelArgs& a) { reduce(a, "norm", [](const ReduceAttrs&) { return SumOp<2>{}; }); };
+  t.kernels[int(OpId::logsumexp)] = [](KernelArgs& a) { reduce(a, "logsumexp", [](const ReduceAttrs&) { return LseOp{}; }); };
   t.kernels[int(OpId::var)] = [](KernelArgs& a) {
-    reduce(a, "var", [](KernelArgs& k) { return VarOp{ReduceAttrs::unpack(k.attrs).correction}; });
+    reduce(a, "var", [](const ReduceAttrs& r) { return VarOp{r.correction}; });
   };
   t.kernels[int(OpId::max)] = arg_extremum<true>;
   t.kernels[int(OpId::min)] = arg_extremum<false>;

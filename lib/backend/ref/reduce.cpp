@@ -34,7 +34,7 @@ namespace {
 template <class F>
 void reduce(KernelArgs& a, F f) {
   int64_t outer, n;
-  std::vector<double> v = to_outer_reduced(a.in[0], a.attrs.i, outer, n);
+  std::vector<double> v = to_outer_reduced(a.in[0], ReduceAttrs::unpack(a.attrs).axes, outer, n);
   const Tensor& o = a.out[0];
   DIVE_DISPATCH_FLOAT(o.dtype(), "reduce", [&] {
     scalar_t* p = o.data<scalar_t>();
